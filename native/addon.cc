@@ -1,0 +1,57 @@
+// Registers the addon's exports; one AddonState per Node environment (main thread or worker).
+#include <napi.h>
+#include <sys/mman.h>
+
+#include "errors.h"
+#include "host_io.h"
+#include "mapping.h"
+
+namespace guestmem {
+
+namespace {
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  if (info.Length() != 1 || !info[0].IsFunction()) {
+    throw MakeArgError(info.Env(), false, "setErrorClass(GuestMemoryError)");
+  }
+  AddonState* state = info.Env().GetInstanceData<AddonState>();
+  state->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonState());
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
+  exports.Set("mmap", Napi::Function::New(env, Map));
+  exports.Set("flush", Napi::Function::New(env, Flush));
+  exports.Set("liveMappings", Napi::Function::New(env, LiveMappings));
+  exports.Set("externalMemoryAllowed", Napi::Function::New(env, ExternalMemoryAllowed));
+  exports.Set("copy", Napi::Function::New(env, Copy));
+  exports.Set("readFd", Napi::Function::New(env, ReadFd));
+  exports.Set("writeFd", Napi::Function::New(env, WriteFd));
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("PROT_NONE", PROT_NONE);
+  constants.Set("PROT_READ", PROT_READ);
+  constants.Set("PROT_WRITE", PROT_WRITE);
+  constants.Set("PROT_EXEC", PROT_EXEC);
+  constants.Set("MAP_SHARED", MAP_SHARED);
+  constants.Set("MAP_PRIVATE", MAP_PRIVATE);
+  constants.Set("MAP_ANONYMOUS", MAP_ANONYMOUS);
+  constants.Set("MAP_NORESERVE", MAP_NORESERVE);
+  constants.Set("MAP_FIXED", MAP_FIXED);
+  constants.Set("MAP_POPULATE", MAP_POPULATE);
+  constants.Set("MAP_HUGETLB", MAP_HUGETLB);
+  constants.Freeze();
+  exports.Set("constants", constants);
+  return exports;
+}
+
+}  // namespace guestmem
+
+static Napi::Object InitGuestmem(Napi::Env env, Napi::Object exports) {
+  return guestmem::Init(env, exports);
+}
+
+NODE_API_MODULE(guestmem, InitGuestmem)

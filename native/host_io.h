@@ -1,0 +1,17 @@
+// Bulk byte movement that JavaScript cannot do at memcpy speed: copies between buffers of
+// different alignment or of large size, and read(2)/write(2) straight into guest memory.
+#pragma once
+
+#include <napi.h>
+
+namespace guestmem {
+
+// copy(dst, dstOffset, src, srcOffset, count): memmove between two byte containers
+// (SharedArrayBuffer, ArrayBuffer or any ArrayBufferView), bounds-checked.
+Napi::Value Copy(const Napi::CallbackInfo& info);
+// readFd(fd, buffer, offset, count) -> bytes read by one read(2) (0 at end of file).
+Napi::Value ReadFd(const Napi::CallbackInfo& info);
+// writeFd(fd, buffer, offset, count) -> bytes written by one write(2).
+Napi::Value WriteFd(const Napi::CallbackInfo& info);
+
+}  // namespace guestmem

@@ -1,0 +1,126 @@
+// A mapping lives exactly as long as its V8 backing store.
+//
+// The SharedArrayBuffer handed to JavaScript owns a std::shared_ptr<v8::BackingStore> whose
+// deleter calls munmap. Posting the buffer to a worker shares that backing store (the same
+// memory, no copy), so the deleter runs once, on whichever thread drops the last reference,
+// after every isolate has collected every view. munmap is thread-safe, and so is the counter.
+#include "mapping.h"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+
+#include "errors.h"
+#include "v8_bridge.h"
+
+namespace guestmem {
+
+namespace {
+
+std::atomic<int64_t> g_live_mappings{0};
+
+void Unmap(void* data, size_t length, void* /*deleter_data*/) {
+  // SAFETY: `data`/`length` are exactly what mmap returned for this backing store, and V8 calls
+  // the deleter once, when no JavaScript object in any isolate can reach the memory any more.
+  munmap(data, length);
+  g_live_mappings.fetch_sub(1, std::memory_order_relaxed);
+}
+
+#ifdef V8_ENABLE_SANDBOX
+constexpr bool kExternalAllowed = false;
+#else
+constexpr bool kExternalAllowed = true;
+#endif
+
+bool ToU64(const Napi::Value& v, uint64_t* out) {
+  if (!v.IsBigInt()) return false;
+  bool lossless = false;
+  *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  return lossless;
+}
+
+}  // namespace
+
+Napi::Value Map(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // The JS layer validates every argument; these re-checks only keep bad values away from mmap.
+  if (info.Length() != 5 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() ||
+      !info[3].IsNumber()) {
+    throw MakeArgError(env, false, "mmap(size, prot, flags, fd, offset) takes numbers");
+  }
+  double size_d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(size_d >= 0 && size_d <= 9007199254740991.0) || size_d != static_cast<double>(
+                                                           static_cast<uint64_t>(size_d))) {
+    throw MakeArgError(env, true, "mmap size must be a safe non-negative integer");
+  }
+  size_t size = static_cast<size_t>(size_d);
+  int prot = info[1].As<Napi::Number>().Int32Value();
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  int fd = info[3].As<Napi::Number>().Int32Value();
+  uint64_t offset = 0;
+  if (!ToU64(info[4], &offset)) {
+    throw MakeArgError(env, true, "mmap offset must be a bigint in [0, 2^64-1]");
+  }
+  if (flags & MAP_FIXED) {
+    throw MakeGuestError(env, "MapFixed", "The forbidden MAP_FIXED flag was specified");
+  }
+  if (!kExternalAllowed) {
+    throw MakeOsError(env, "Mmap",
+                      "this runtime does not allow SharedArrayBuffers over external memory",
+                      ENOTSUP, "mmap");
+  }
+  if (offset > static_cast<uint64_t>(INT64_MAX)) {
+    throw MakeOsError(env, "Mmap", "the file offset does not fit in off_t", EOVERFLOW, "mmap");
+  }
+
+  // SAFETY: MAP_FIXED is refused above, so the kernel picks an address that aliases nothing we
+  // own; invalid sizes, fds and offsets make mmap fail with an errno, not undefined behaviour.
+  void* addr = mmap(nullptr, size, prot, flags, fd, static_cast<off_t>(offset));
+  if (addr == MAP_FAILED) {
+    int err = errno;
+    throw MakeOsError(env, "Mmap", "mmap failed", err, "mmap");
+  }
+  g_live_mappings.fetch_add(1, std::memory_order_relaxed);
+
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store =
+      v8::SharedArrayBuffer::NewBackingStore(addr, size, Unmap, nullptr);
+  v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, std::move(store));
+
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Value(env, FromV8(sab)));
+  result.Set(1u, Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(addr))));
+  return result;
+}
+
+Napi::Value Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  v8::Local<v8::Value> v = info.Length() == 1 ? ToV8(info[0]) : v8::Local<v8::Value>();
+  if (v.IsEmpty() || !v->IsSharedArrayBuffer()) {
+    throw MakeArgError(env, false, "flush(buffer) takes the mapping's SharedArrayBuffer");
+  }
+  v8::Local<v8::SharedArrayBuffer> sab = v.As<v8::SharedArrayBuffer>();
+  size_t len = sab->ByteLength();
+  if (len == 0) return env.Undefined();
+  // SAFETY: the buffer keeps the mapping alive for the duration of this call, and msync only
+  // reads page state; an address that is not ours would fail with ENOMEM, not corrupt memory.
+  if (msync(sab->Data(), len, MS_SYNC) != 0) {
+    int err = errno;
+    throw MakeOsError(env, "IOError", "msync failed", err, "msync");
+  }
+  return env.Undefined();
+}
+
+Napi::Value LiveMappings(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(),
+                           static_cast<double>(g_live_mappings.load(std::memory_order_relaxed)));
+}
+
+Napi::Value ExternalMemoryAllowed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), kExternalAllowed);
+}
+
+}  // namespace guestmem

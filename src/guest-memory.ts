@@ -1,0 +1,817 @@
+/**
+ * GuestMemoryMmap: the guest's physical address space, a sorted immutable set of
+ * GuestRegionMmaps. Implements `Bytes<number>` with guest addresses: an access that spans
+ * adjacent regions is split at the boundary (vm-memory's try_access); a start address in no
+ * region throws InvalidGuestAddress; running into a hole after some bytes gives a partial count
+ * (or PartialBuffer for the all-or-error methods).
+ *
+ * Hot path: a scalar access checks the last region used (one compare), then does one
+ * typed-array access; other addresses take a binary search. Nothing on that path allocates
+ * (except bigint results) or calls native code.
+ *
+ * Memory model: see VolatileSlice. Atomic operations must lie inside one region.
+ *
+ * @example
+ * const mem = GuestMemoryMmap.fromRanges([[0, 0xa0000], [0x100000, 0x1000000]]);
+ * mem.writeObj(u32, 0x12345678, 0x100000);
+ * mem.load(u32, 0x100000); // 0x12345678
+ */
+import {
+  checkFunction,
+  checkIndex,
+  checkOptionalIndex,
+  checkTimeout,
+  checkUint8Array,
+  MAX_SAFE,
+  typeError,
+} from './internal/args.js';
+import { GuestMemoryError } from './errors.js';
+import { hex, invalidBackendAddress, invalidGuestAddress, invalidGuestRegion, partialBuffer } from './internal/errs.js';
+import {
+  checkAtomicType,
+  checkedCompareExchange,
+  checkedLoad,
+  checkedNotify,
+  checkedRmw,
+  checkedStore,
+  checkedWait,
+  checkOperand,
+  checkType,
+  checkWaitType,
+  decodeValue,
+  encodeValue,
+  readObjAt,
+  requireRead,
+  requireWrite,
+  writeObjAt,
+} from './internal/access.js';
+import { fitsInline } from './internal/byte-window.js';
+import {
+  copyIn,
+  copyOut,
+  loadKind,
+  OP_ADD,
+  OP_AND,
+  OP_EXCHANGE,
+  OP_OR,
+  OP_SUB,
+  OP_XOR,
+  readAligned,
+  readFd,
+  storeKind,
+  writeAligned,
+  writeFd,
+} from './internal/host-memory.js';
+import { FileOffset } from './file-offset.js';
+import { GuestRegionMmap } from './guest-region.js';
+import { MmapRegion, type SharedMapping } from './mmap-region.js';
+import {
+  K_COMPOSITE,
+  K_F32,
+  K_F64,
+  K_I16,
+  K_I32,
+  K_I64,
+  K_I8,
+  K_U16,
+  K_U32,
+  K_U64,
+  K_U8,
+  type ValueType,
+} from './types.js';
+import { VolatileSlice } from './volatile-slice.js';
+
+/** The structured-clone-safe form of a GuestMemoryMmap (see {@link GuestMemoryMmap.share}). */
+export interface SharedGuestMemory {
+  readonly kind: 'guestmem.GuestMemoryMmap';
+  readonly regions: readonly { readonly guestBase: number; readonly mapping: SharedMapping }[];
+}
+
+/** Callback of {@link GuestMemoryMmap.tryAccess}: returns the bytes it handled (0 stops). */
+export type AccessFn = (offset: number, count: number, regionOffset: number, region: GuestRegionMmap) => number;
+
+const token = Symbol('GuestMemoryMmap');
+
+/** A region no address ever hits: the cache's value while none has been looked up. */
+let sentinel: GuestRegionMmap | undefined;
+function noRegion(): GuestRegionMmap {
+  sentinel ??= new GuestRegionMmap(
+    MmapRegion.fromShared({ buffer: new SharedArrayBuffer(0), prot: 0, flags: 0, hostAddress: 0n }),
+    0,
+  );
+  return sentinel;
+}
+
+/** Checks the layout rules in vm-memory's order; `spans` are [start, size] sorted as given. */
+function checkLayout(spans: readonly (readonly [number, number])[]): void {
+  if (spans.length === 0) throw new GuestMemoryError('NoMemoryRegion', 'no memory region was given');
+  for (let i = 1; i < spans.length; i++) {
+    const [ps, pl] = spans[i - 1]!;
+    const [ns] = spans[i]!;
+    if (ps > ns) {
+      throw new GuestMemoryError('UnsortedMemoryRegions', `region at ${hex(ns)} comes after the region at ${hex(ps)}`);
+    }
+    if (ps + Math.max(pl, 1) - 1 >= ns) {
+      throw new GuestMemoryError(
+        'MemoryRegionOverlap',
+        `region at ${hex(ns)} overlaps the region at ${hex(ps)} (${hex(pl)} bytes)`,
+      );
+    }
+  }
+}
+
+function checkRangeList(name: string, ranges: unknown, width: number): unknown[][] {
+  if (!Array.isArray(ranges)) throw typeError(name, 'an array of ranges', ranges);
+  ranges.forEach((r, i) => {
+    if (!Array.isArray(r) || r.length < 2 || r.length > width)
+      throw typeError(`${name}[${i}]`, `a [start, size${width === 3 ? ', fileOffset' : ''}] tuple`, r);
+    checkIndex(`${name}[${i}][0]`, r[0]);
+    checkIndex(`${name}[${i}][1]`, r[1]);
+    if (r[0] + r[1] > MAX_SAFE + 1)
+      throw invalidGuestRegion(`region at ${hex(r[0])} of ${hex(r[1])} bytes ends past 2^53`);
+  });
+  return ranges as unknown[][];
+}
+
+export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
+  /** @internal Regions sorted by start address. */
+  readonly regions: readonly GuestRegionMmap[];
+  /** @internal Start addresses, for the binary search. */
+  private readonly starts: readonly number[];
+  /** @internal The last region an access hit (per thread: each thread has its own object). */
+  private hot: GuestRegionMmap;
+
+  /** An empty guest memory (every access throws InvalidGuestAddress); add regions with insertRegion. */
+  constructor(...args: unknown[]) {
+    const regions = args[0] === token ? (args[1] as GuestRegionMmap[]) : [];
+    if (args.length > 0 && args[0] !== token)
+      throw typeError('arguments', 'none (use fromRanges/fromRegions)', args[0]);
+    this.regions = Object.freeze(regions.slice());
+    this.starts = this.regions.map((r) => r.startAddr);
+    this.hot = this.regions[0] ?? noRegion();
+  }
+
+  // ---- construction ----------------------------------------------------------------------------
+
+  /**
+   * Anonymous regions at the given [start, size] ranges. Checks NoMemoryRegion, then per
+   * adjacent pair UnsortedMemoryRegions and MemoryRegionOverlap, before mapping anything.
+   * @example GuestMemoryMmap.fromRanges([[0, 0x1000], [0x1000, 0x1000]])
+   */
+  static fromRanges(ranges: readonly (readonly [number, number])[]): GuestMemoryMmap {
+    const list = checkRangeList('ranges', ranges, 2);
+    checkLayout(list as [number, number][]);
+    return new GuestMemoryMmap(
+      token,
+      list.map(([start, size]) => new GuestRegionMmap(MmapRegion.create(size as number), start as number)),
+    );
+  }
+
+  /** Like {@link fromRanges}, with a FileOffset (or undefined for anonymous) per range. */
+  static fromRangesWithFiles(ranges: readonly (readonly [number, number, FileOffset | undefined])[]): GuestMemoryMmap {
+    const list = checkRangeList('ranges', ranges, 3);
+    list.forEach((r, i) => {
+      if (r[2] !== undefined && !(r[2] instanceof FileOffset))
+        throw typeError(`ranges[${i}][2]`, 'a FileOffset or undefined', r[2]);
+    });
+    checkLayout(list as [number, number][]);
+    return new GuestMemoryMmap(
+      token,
+      list.map(([start, size, fo]) => {
+        const mapping =
+          fo === undefined ? MmapRegion.create(size as number) : MmapRegion.fromFile(fo as FileOffset, size as number);
+        return new GuestRegionMmap(mapping, start as number);
+      }),
+    );
+  }
+
+  /** A guest memory of existing regions (checked like {@link fromRanges}; not re-sorted). */
+  static fromRegions(regions: readonly GuestRegionMmap[]): GuestMemoryMmap {
+    if (!Array.isArray(regions)) throw typeError('regions', 'an array of GuestRegionMmap', regions);
+    regions.forEach((r, i) => {
+      if (!(r instanceof GuestRegionMmap)) throw typeError(`regions[${i}]`, 'a GuestRegionMmap', r);
+    });
+    checkLayout(regions.map((r) => [r.startAddr, r.len] as const));
+    return new GuestMemoryMmap(token, regions as GuestRegionMmap[]);
+  }
+
+  /** A new map with `region` added (kept sorted). Throws MemoryRegionOverlap. This map is unchanged. */
+  insertRegion(region: GuestRegionMmap): GuestMemoryMmap {
+    if (!(region instanceof GuestRegionMmap)) throw typeError('region', 'a GuestRegionMmap', region);
+    const next = [...this.regions, region].sort((a, b) => a.startAddr - b.startAddr);
+    return GuestMemoryMmap.fromRegions(next);
+  }
+
+  /**
+   * A new map without the region of exactly `base` and `size`, and that region. Throws
+   * InvalidGuestRegion if no region matches exactly. This map is unchanged.
+   */
+  removeRegion(base: number, size: number): [GuestMemoryMmap, GuestRegionMmap] {
+    checkIndex('base', base);
+    checkIndex('size', size);
+    const i = this.regions.findIndex((r) => r.startAddr === base && r.len === size);
+    if (i < 0) throw invalidGuestRegion(`no region at ${hex(base)} of ${hex(size)} bytes`);
+    const rest = this.regions.filter((_, j) => j !== i);
+    return [new GuestMemoryMmap(token, rest), this.regions[i]!];
+  }
+
+  // ---- sharing with other threads --------------------------------------------------------------
+
+  /**
+   * A structured-clone-safe descriptor of this map: the regions' SharedArrayBuffers and layout,
+   * no copy of guest memory. Post it to a worker and call {@link fromShared} there.
+   * @example worker.postMessage(mem.share())
+   */
+  share(): SharedGuestMemory {
+    return {
+      kind: 'guestmem.GuestMemoryMmap',
+      regions: this.regions.map((r) => ({ guestBase: r.startAddr, mapping: r.mapping.toShared() })),
+    };
+  }
+
+  /** Rebuilds, in any thread, a map over the same memory as the one that made `shared`. */
+  static fromShared(shared: SharedGuestMemory): GuestMemoryMmap {
+    if (
+      typeof shared !== 'object' ||
+      shared === null ||
+      shared.kind !== 'guestmem.GuestMemoryMmap' ||
+      !Array.isArray(shared.regions)
+    ) {
+      throw typeError('shared', 'a descriptor from GuestMemoryMmap.share()', shared);
+    }
+    const regions = shared.regions.map((r, i) => {
+      if (typeof r !== 'object' || r === null || !(r.mapping?.buffer instanceof SharedArrayBuffer)) {
+        throw typeError(`shared.regions[${i}]`, 'a shared region', r);
+      }
+      return new GuestRegionMmap(MmapRegion.fromShared(r.mapping), r.guestBase);
+    });
+    if (regions.length === 0) return new GuestMemoryMmap();
+    checkLayout(regions.map((r) => [r.startAddr, r.len] as const));
+    return new GuestMemoryMmap(token, regions);
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------
+
+  /** Number of regions. */
+  get numRegions(): number {
+    return this.regions.length;
+  }
+
+  /** The regions in address order. */
+  [Symbol.iterator](): Iterator<GuestRegionMmap> {
+    return this.regions[Symbol.iterator]();
+  }
+
+  /** The regions in address order. */
+  iter(): IterableIterator<GuestRegionMmap> {
+    return this.regions[Symbol.iterator]();
+  }
+
+  /** @internal The region holding `addr` (a valid index), or undefined; updates the cache. */
+  lookup(addr: number): GuestRegionMmap | undefined {
+    const hot = this.hot;
+    if (addr >= hot.startAddr && addr - hot.startAddr < hot.len) return hot;
+    const starts = this.starts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (starts[mid]! <= addr) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    if (hi < 0) return undefined;
+    const r = this.regions[hi]!;
+    if (addr - r.startAddr >= r.len) return undefined;
+    this.hot = r;
+    return r;
+  }
+
+  /** The region containing `addr`, or undefined. */
+  findRegion(addr: number): GuestRegionMmap | undefined {
+    checkIndex('addr', addr);
+    return this.lookup(addr);
+  }
+
+  /** @internal The region containing `addr`, or InvalidGuestAddress. */
+  private regionFor(addr: number): GuestRegionMmap {
+    const r = this.lookup(addr);
+    if (r === undefined) throw invalidGuestAddress(addr);
+    return r;
+  }
+
+  /** The highest guest address backed by a region (0 if there are none). */
+  lastAddr(): number {
+    const last = this.regions[this.regions.length - 1];
+    return last === undefined ? 0 : last.lastAddr();
+  }
+
+  /** Whether `addr` is in some region. */
+  addressInRange(addr: number): boolean {
+    return this.findRegion(addr) !== undefined;
+  }
+
+  /** `addr` if it is in some region, else undefined. */
+  checkAddress(addr: number): number | undefined {
+    return this.addressInRange(addr) ? addr : undefined;
+  }
+
+  /** `base + offset` if that address is in some region (only the end point is checked). */
+  checkedOffset(base: number, offset: number): number | undefined {
+    checkIndex('base', base);
+    checkIndex('offset', offset);
+    const sum = base + offset;
+    return sum <= MAX_SAFE ? this.checkAddress(sum) : undefined;
+  }
+
+  /** Whether all of [addr, addr + count) is backed, possibly by several adjacent regions. */
+  checkRange(addr: number, count: number): boolean {
+    checkIndex('addr', addr);
+    checkIndex('count', count);
+    if (this.lookup(addr) === undefined) return false;
+    return this.coverage(addr, count) === count;
+  }
+
+  /** @internal How many bytes from `addr` (in a region) are backed contiguously, up to count. */
+  private coverage(addr: number, count: number): number {
+    let done = 0;
+    while (done < count) {
+      const r = this.lookup(addr + done);
+      if (r === undefined) break;
+      done += Math.min(count - done, r.len - (addr + done - r.startAddr));
+    }
+    return done;
+  }
+
+  /** `[region, offset]` for guest address `addr`, or undefined. */
+  toRegionAddr(addr: number): [GuestRegionMmap, number] | undefined {
+    const r = this.findRegion(addr);
+    return r === undefined ? undefined : [r, addr - r.startAddr];
+  }
+
+  /**
+   * vm-memory's try_access: calls `fn(offset, count, regionOffset, region)` for each region
+   * piece of [addr, addr + count), in order, and returns the total it reports. A callback that
+   * returns fewer bytes than asked is called again for the rest; 0 stops. Throws
+   * InvalidGuestAddress if `addr` is in no region; stops early at a hole.
+   */
+  tryAccess(count: number, addr: number, fn: AccessFn): number {
+    checkIndex('count', count);
+    checkIndex('addr', addr);
+    checkFunction('fn', fn);
+    let total = 0;
+    let cur = addr;
+    let region = this.lookup(cur);
+    if (region === undefined) throw invalidGuestAddress(addr);
+    while (region !== undefined) {
+      const start = cur - region.startAddr;
+      const len = Math.min(region.len - start, count - total);
+      const done = fn(total, len, start, region);
+      if (typeof done !== 'number' || !Number.isSafeInteger(done) || done < 0 || done > len) {
+        throw typeError('fn result', `a byte count in [0, ${len}]`, done);
+      }
+      if (done === 0) return total;
+      total += done;
+      if (total === count) break;
+      cur += done;
+      region = this.lookup(cur);
+    }
+    return total;
+  }
+
+  /** The slice [addr, addr + count) inside one region. Throws InvalidGuestAddress / InvalidBackendAddress. */
+  getSlice(addr: number, count: number): VolatileSlice {
+    checkIndex('addr', addr);
+    checkIndex('count', count);
+    const r = this.regionFor(addr);
+    return r.getSlice(addr - r.startAddr, count);
+  }
+
+  /** Slices covering [addr, addr + count) across adjacent regions; InvalidGuestAddress at the first hole. */
+  getSlices(addr: number, count: number): VolatileSlice[] {
+    checkIndex('addr', addr);
+    checkIndex('count', count);
+    if (addr + count > MAX_SAFE + 1) throw invalidGuestAddress(MAX_SAFE);
+    const out: VolatileSlice[] = [];
+    let done = 0;
+    do {
+      const cur = addr + done;
+      const r = this.regionFor(cur);
+      const off = cur - r.startAddr;
+      const n = Math.min(count - done, r.len - off);
+      out.push(new VolatileSlice(r.hm, off, n));
+      done += n;
+    } while (done < count);
+    return out;
+  }
+
+  // ---- bulk bytes ------------------------------------------------------------------------------
+
+  /**
+   * The copy loop behind read/write: try_access semantics without a closure. Returns the bytes
+   * moved; throws InvalidGuestAddress if `addr` is in no region, AccessDenied at a protected one.
+   */
+  private transfer(buf: Uint8Array, addr: number, toGuest: boolean): number {
+    const count = buf.length;
+    if (count === 0) return 0;
+    let r = this.regionFor(addr);
+    let total = 0;
+    for (;;) {
+      const cur = addr + total;
+      const off = cur - r.startAddr;
+      const n = Math.min(r.len - off, count - total);
+      if (toGuest) {
+        requireWrite(r.hm, cur);
+        copyIn(r.hm, off, buf, total, n);
+      } else {
+        requireRead(r.hm, cur);
+        copyOut(r.hm, off, buf, total, n);
+      }
+      total += n;
+      if (total === count) return total;
+      const next = this.lookup(addr + total);
+      if (next === undefined) return total;
+      r = next;
+    }
+  }
+
+  /**
+   * Writes `buf` at guest `addr`, across adjacent regions; returns the bytes written (fewer if
+   * it runs into a hole). Not atomic. Throws InvalidGuestAddress if `addr` is in no region.
+   * @example mem.write(bytes, 0x1000)
+   */
+  write(buf: Uint8Array, addr: number): number {
+    checkUint8Array('buf', buf);
+    checkIndex('addr', addr);
+    return this.transfer(buf, addr, true);
+  }
+
+  /** Reads into `buf` from guest `addr`, across adjacent regions; returns the bytes read. Not atomic. */
+  read(buf: Uint8Array, addr: number): number {
+    checkUint8Array('buf', buf);
+    checkIndex('addr', addr);
+    return this.transfer(buf, addr, false);
+  }
+
+  /** Writes all of `buf` or throws PartialBuffer {expected, completed} (the first part is written). */
+  writeSlice(buf: Uint8Array, addr: number): void {
+    const done = this.write(buf, addr);
+    if (done !== buf.length) throw partialBuffer(buf.length, done);
+  }
+
+  /** Reads exactly `buf.length` bytes or throws PartialBuffer. */
+  readSlice(buf: Uint8Array, addr: number): void {
+    const done = this.read(buf, addr);
+    if (done !== buf.length) throw partialBuffer(buf.length, done);
+  }
+
+  // ---- objects ---------------------------------------------------------------------------------
+
+  /**
+   * Reads a `type` value at guest `addr`. An aligned scalar inside one region is a single
+   * tear-free atomic load; unaligned scalars, structs and arrays may tear; a value spanning
+   * adjacent regions is gathered from both. Throws InvalidGuestAddress, PartialBuffer.
+   * @example const flags = mem.readObj(u32, 0x1000);
+   */
+  readObj<T>(type: ValueType<T>, addr: number): T {
+    const r = this.hot;
+    const off = addr - r.startAddr;
+    if (
+      typeof addr === 'number' &&
+      off >>> 0 === off &&
+      off + type?.size <= r.rEnd &&
+      type.kind !== K_COMPOSITE &&
+      (off & (type.size - 1)) === 0
+    ) {
+      return readAligned(r.c0, type, off) as T;
+    }
+    return this.readObjSlow(type, addr);
+  }
+
+  private readObjSlow<T>(type: ValueType<T>, addr: number): T {
+    checkType(type);
+    checkIndex('addr', addr);
+    const r = this.regionFor(addr);
+    const off = addr - r.startAddr;
+    if (off + type.size <= r.len) return readObjAt(r.hm, type, off, addr) as T;
+    const bytes = new Uint8Array(type.size);
+    this.readSlice(bytes, addr);
+    return decodeValue(type, bytes) as T;
+  }
+
+  /**
+   * Writes `value` as `type` at guest `addr` (checked first: TypeError/RangeError write
+   * nothing). Aligned scalars inside one region are one tear-free atomic store; others may tear.
+   * Throws InvalidGuestAddress, PartialBuffer (after writing what fits).
+   * @example mem.writeObj(u64, 0xffn, 0x2000)
+   */
+  writeObj<T>(type: ValueType<T>, value: T, addr: number): void {
+    const r = this.hot;
+    const off = addr - r.startAddr;
+    if (
+      typeof addr === 'number' &&
+      off >>> 0 === off &&
+      off + type?.size <= r.wEnd &&
+      (off & (type.size - 1)) === 0 &&
+      fitsInline(type.kind, value)
+    ) {
+      writeAligned(r.c0, type, off, value);
+      return;
+    }
+    this.writeObjSlow(type, value, addr);
+  }
+
+  private writeObjSlow<T>(type: ValueType<T>, value: T, addr: number): void {
+    checkType(type);
+    checkIndex('addr', addr);
+    if (type.kind !== K_COMPOSITE) checkOperand(type, value);
+    const r = this.regionFor(addr);
+    const off = addr - r.startAddr;
+    if (off + type.size <= r.len) {
+      writeObjAt(r.hm, type, value, off, addr);
+      return;
+    }
+    this.writeSlice(encodeValue(type, value), addr);
+  }
+
+  /**
+   * Unordered fast path for interpreter loops: like readObj of a scalar, but a plain typed-array
+   * read when aligned (no Atomics: the JIT may merge or hoist it, so it is not volatile; it
+   * still never tears when aligned on x86-64/aarch64 except for 64-bit values read as bigint,
+   * which are plain 8-byte loads too). Same bounds, protection and argument checks.
+   * @example const op = mem.readUnordered(u8, pc);
+   */
+  readUnordered<T>(type: ValueType<T>, addr: number): T {
+    const r = this.hot;
+    const off = addr - r.startAddr;
+    if (
+      typeof addr === 'number' &&
+      off >>> 0 === off &&
+      off + type?.size <= r.rEnd &&
+      !type.swap &&
+      (off & (type.size - 1)) === 0
+    ) {
+      const v = r.c0;
+      switch (type.kind) {
+        case K_U8:
+          return v.u8[off] as T;
+        case K_U16:
+          return v.u16[off >>> 1] as T;
+        case K_U32:
+          return v.u32[off >>> 2] as T;
+        case K_I8:
+          return v.i8[off] as T;
+        case K_I16:
+          return v.i16[off >>> 1] as T;
+        case K_I32:
+          return v.i32[off >>> 2] as T;
+        case K_F32:
+          return v.f32[off >>> 2] as T;
+        case K_F64:
+          return v.f64[off >>> 3] as T;
+        case K_U64:
+          return v.u64[off >>> 3] as T;
+        case K_I64:
+          return v.i64[off >>> 3] as T;
+        default:
+          break;
+      }
+    }
+    return this.readObjSlow(type, addr);
+  }
+
+  /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
+  writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
+    const r = this.hot;
+    const off = addr - r.startAddr;
+    if (
+      typeof addr === 'number' &&
+      off >>> 0 === off &&
+      off + type?.size <= r.wEnd &&
+      !type.swap &&
+      (off & (type.size - 1)) === 0 &&
+      fitsInline(type.kind, value)
+    ) {
+      const v = r.c0;
+      switch (type.kind) {
+        case K_U8:
+          v.u8[off] = value as number;
+          return;
+        case K_U16:
+          v.u16[off >>> 1] = value as number;
+          return;
+        case K_U32:
+          v.u32[off >>> 2] = value as number;
+          return;
+        case K_I8:
+          v.i8[off] = value as number;
+          return;
+        case K_I16:
+          v.i16[off >>> 1] = value as number;
+          return;
+        case K_I32:
+          v.i32[off >>> 2] = value as number;
+          return;
+        case K_F32:
+          v.f32[off >>> 2] = value as number;
+          return;
+        case K_F64:
+          v.f64[off >>> 3] = value as number;
+          return;
+        default:
+          break;
+      }
+    }
+    this.writeObjSlow(type, value, addr);
+  }
+
+  // ---- file descriptors --------------------------------------------------------------------
+
+  /** @internal try_access over [addr, addr + count) calling one read(2)/write(2) per step. */
+  private fdLoop(addr: number, fd: number, count: number, toGuest: boolean): number {
+    checkIndex('addr', addr);
+    checkIndex('fd', fd);
+    checkIndex('count', count);
+    if (count === 0) return 0;
+    let r = this.regionFor(addr);
+    let total = 0;
+    for (;;) {
+      const cur = addr + total;
+      const off = cur - r.startAddr;
+      const len = Math.min(r.len - off, count - total);
+      let n: number;
+      if (toGuest) {
+        requireWrite(r.hm, cur);
+        n = readFd(r.hm, off, fd, len);
+      } else {
+        requireRead(r.hm, cur);
+        n = writeFd(r.hm, off, fd, len);
+      }
+      if (n === 0) return total;
+      total += n;
+      if (total === count) return total;
+      const next = this.lookup(addr + total);
+      if (next === undefined) return total;
+      r = next;
+    }
+  }
+
+  /**
+   * Reads from `fd` into guest memory at `addr`, up to `count` bytes, across adjacent regions,
+   * until end of file or a hole; returns the bytes read. Throws IOError, InvalidGuestAddress.
+   */
+  readFrom(addr: number, fd: number, count: number): number {
+    return this.fdLoop(addr, fd, count, true);
+  }
+
+  /** Reads exactly `count` bytes from `fd` or throws PartialBuffer (what was read stays). */
+  readExactFrom(addr: number, fd: number, count: number): void {
+    const done = this.fdLoop(addr, fd, count, true);
+    if (done !== count) throw partialBuffer(count, done);
+  }
+
+  /** Writes up to `count` bytes of guest memory at `addr` to `fd`; returns the bytes written. */
+  writeTo(addr: number, fd: number, count: number): number {
+    return this.fdLoop(addr, fd, count, false);
+  }
+
+  /** Writes exactly `count` bytes to `fd` or throws PartialBuffer. */
+  writeAllTo(addr: number, fd: number, count: number): void {
+    const done = this.fdLoop(addr, fd, count, false);
+    if (done !== count) throw partialBuffer(count, done);
+  }
+
+  // ---- atomics -----------------------------------------------------------------------------
+
+  /** @internal The region and region offset for an atomic access of `size` bytes at `addr`. */
+  private atomicTarget(addr: number, size: number): GuestRegionMmap {
+    checkIndex('addr', addr);
+    const r = this.regionFor(addr);
+    const off = addr - r.startAddr;
+    if (off + size > r.len) throw invalidBackendAddress(off, size);
+    return r;
+  }
+
+  /**
+   * Atomic, sequentially consistent load of an integer type (u8 … i64) at a naturally aligned
+   * guest address inside one region: a single tear-free access.
+   * Throws Misaligned, InvalidGuestAddress, InvalidBackendAddress, AccessDenied.
+   * @example mem.load(u32, 0x1000)
+   */
+  load<T>(type: ValueType<T>, addr: number): T {
+    const r = this.hot;
+    const off = addr - r.startAddr;
+    if (
+      typeof addr === 'number' &&
+      off >>> 0 === off &&
+      off + type?.size <= r.rEnd &&
+      type.atomicKind >= 0 &&
+      (off & (type.size - 1)) === 0
+    ) {
+      return loadKind(r.c0, type.atomicKind, off) as T;
+    }
+    const t = checkAtomicType(type);
+    const target = this.atomicTarget(addr, t.size);
+    return checkedLoad(target.hm, t, addr - target.startAddr, addr) as T;
+  }
+
+  /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
+  store<T>(type: ValueType<T>, value: T, addr: number): void {
+    const r = this.hot;
+    const off = addr - r.startAddr;
+    if (
+      typeof addr === 'number' &&
+      off >>> 0 === off &&
+      off + type?.size <= r.wEnd &&
+      type.atomicKind >= 0 &&
+      (off & (type.size - 1)) === 0 &&
+      fitsInline(type.atomicKind, value)
+    ) {
+      storeKind(r.c0, type.atomicKind, off, value as number);
+      return;
+    }
+    const t = checkAtomicType(type);
+    checkOperand(t, value);
+    const target = this.atomicTarget(addr, t.size);
+    checkedStore(target.hm, t, value, addr - target.startAddr, addr);
+  }
+
+  private rmw<T>(op: number, type: ValueType<T>, addr: number, value: T): T {
+    const t = checkAtomicType(type);
+    checkOperand(t, value);
+    const target = this.atomicTarget(addr, t.size);
+    return checkedRmw(target.hm, op, t, value, addr - target.startAddr, addr) as T;
+  }
+
+  /** Atomic compare-and-exchange; returns the old value. */
+  compareExchange<T>(type: ValueType<T>, addr: number, expected: T, replacement: T): T {
+    const t = checkAtomicType(type);
+    checkOperand(t, expected, 'expected');
+    checkOperand(t, replacement, 'replacement');
+    const target = this.atomicTarget(addr, t.size);
+    return checkedCompareExchange(target.hm, t, expected, replacement, addr - target.startAddr, addr) as T;
+  }
+
+  /** Atomic exchange; returns the old value. */
+  exchange<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_EXCHANGE, type, addr, value);
+  }
+
+  /**
+   * Atomic wrapping add; returns the old value.
+   * @example mem.fetchAdd(u32, COUNTER, 1)
+   */
+  fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
+    const r = this.hot;
+    const off = addr - r.startAddr;
+    if (
+      typeof addr === 'number' &&
+      off >>> 0 === off &&
+      off + type?.size <= r.wEnd &&
+      (off & 3) === 0 &&
+      type.atomicKind === K_U32 &&
+      (value as number) >>> 0 === value
+    ) {
+      return Atomics.add(r.c0.u32, off >>> 2, value as number) as T;
+    }
+    return this.rmw(OP_ADD, type, addr, value);
+  }
+
+  /** Atomic wrapping subtract; returns the old value. */
+  fetchSub<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_SUB, type, addr, value);
+  }
+
+  /** Atomic bitwise and; returns the old value. */
+  fetchAnd<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_AND, type, addr, value);
+  }
+
+  /** Atomic bitwise or; returns the old value. */
+  fetchOr<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_OR, type, addr, value);
+  }
+
+  /** Atomic bitwise xor; returns the old value. */
+  fetchXor<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_XOR, type, addr, value);
+  }
+
+  /**
+   * Blocks while the i32/i64 at guest `addr` equals `expected`, until notified (by any thread)
+   * or `timeoutMs` passes. Returns 'ok', 'not-equal' or 'timed-out'.
+   */
+  wait<T>(type: ValueType<T>, addr: number, expected: T, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
+    const t = checkWaitType(type);
+    checkOperand(t, expected, 'expected');
+    const timeout = checkTimeout('timeoutMs', timeoutMs);
+    const target = this.atomicTarget(addr, t.size);
+    return checkedWait(target.hm, t, expected, timeout, addr - target.startAddr, addr);
+  }
+
+  /** Wakes up to `count` (default all) waiters on the 4-aligned guest `addr`; returns how many. */
+  notify(addr: number, count?: number): number {
+    const n = checkOptionalIndex('count', count);
+    const target = this.atomicTarget(addr, 4);
+    return checkedNotify(target.hm, n, addr - target.startAddr, addr);
+  }
+}

@@ -1,0 +1,38 @@
+// guestmem: guest physical memory for Node.js emulators and VMMs (see README.md, DESIGN.md).
+export { GuestMemoryError } from './errors.js';
+export type { GuestMemoryErrorKind, GuestMemoryErrorFields } from './errors.js';
+export {
+  u8,
+  i8,
+  u16,
+  i16,
+  u32,
+  i32,
+  u64,
+  i64,
+  f32,
+  f64,
+  le16,
+  le32,
+  le64,
+  be16,
+  be32,
+  be64,
+  struct,
+  packed,
+  array,
+  ValueType,
+} from './types.js';
+export type { ValueOf } from './types.js';
+export { constants } from './constants.js';
+export type { MmapConstants } from './constants.js';
+export { FileOffset } from './file-offset.js';
+export { MmapRegion } from './mmap-region.js';
+export type { SharedMapping } from './mmap-region.js';
+export { VolatileSlice } from './volatile-slice.js';
+export { VolatileRef, VolatileArrayRef } from './volatile-ref.js';
+export { GuestRegionMmap } from './guest-region.js';
+export { GuestMemoryMmap } from './guest-memory.js';
+export type { SharedGuestMemory, AccessFn } from './guest-memory.js';
+export type { Bytes } from './bytes.js';
+export { liveMappings } from './stats.js';

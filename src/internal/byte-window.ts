@@ -1,0 +1,398 @@
+/**
+ * The `Bytes<number>` implementation shared by VolatileSlice (slice-relative offsets) and
+ * GuestRegionMmap (region-relative offsets): a window [base, base + len) of one mapping.
+ *
+ * The two differ only in how a bounds failure is reported, as in vm-memory: a slice throws
+ * OutOfBounds / Overflow, a region converts those to InvalidBackendAddress.
+ *
+ * load/store/readObj/writeObj have an inline fast path (an in-bounds, in-chunk-0 access with a
+ * valid integer offset and value) that allocates nothing and calls nothing native; anything
+ * else falls through to the slow path, which validates everything and throws the right error.
+ */
+import { checkIndex, checkTimeout, checkOptionalIndex, checkUint8Array, MAX_SAFE } from './args.js';
+import { invalidBackendAddress, outOfBounds, overflow, partialBuffer } from './errs.js';
+import {
+  CHUNK,
+  copyIn,
+  copyOut,
+  loadKind,
+  OP_ADD,
+  OP_AND,
+  OP_EXCHANGE,
+  OP_OR,
+  OP_SUB,
+  OP_XOR,
+  readAligned,
+  readFd,
+  storeKind,
+  writeAligned,
+  writeFd,
+  type HostMemory,
+  type Views,
+} from './host-memory.js';
+import {
+  checkAtomicType,
+  checkedCompareExchange,
+  checkedLoad,
+  checkedNotify,
+  checkedRmw,
+  checkedStore,
+  checkedWait,
+  checkOperand,
+  checkType,
+  checkWaitType,
+  encodeValue,
+  readObjAt,
+  requireRead,
+  requireWrite,
+  writeObjAt,
+} from './access.js';
+import { K_COMPOSITE, K_F32, K_F64, K_I16, K_I32, K_I8, K_U16, K_U32, K_U8, type ValueType } from '../types.js';
+
+/** How a window reports bounds errors. */
+export const LEVEL_SLICE = 0;
+export const LEVEL_REGION = 1;
+
+export abstract class ByteWindow {
+  /** @internal */
+  readonly hm: HostMemory;
+  /** @internal Absolute offset of the window's first byte in the mapping. */
+  readonly base: number;
+  /** Length of the window in bytes. */
+  readonly len: number;
+  /** @internal LEVEL_SLICE or LEVEL_REGION. */
+  readonly level: number;
+  /** @internal Fast-path limits: offsets below these are readable/writable in chunk 0. */
+  readonly rEnd: number;
+  /** @internal */
+  readonly wEnd: number;
+  /** @internal hm.c0, one load closer to the fast paths. */
+  readonly c0: Views;
+
+  /** @internal */
+  constructor(hm: HostMemory, base: number, len: number, level: number) {
+    this.hm = hm;
+    this.base = base;
+    this.len = len;
+    this.level = level;
+    const inChunk0 = Math.max(0, Math.min(len, CHUNK - base));
+    this.rEnd = hm.readable ? inChunk0 : 0;
+    this.wEnd = hm.writable ? inChunk0 : 0;
+    this.c0 = hm.c0;
+  }
+
+  /** @internal The error for [offset, offset + count) not inside the window. */
+  boundsError(offset: number, count: number): Error {
+    if (this.level === LEVEL_REGION) return invalidBackendAddress(offset, count);
+    return offset + count > MAX_SAFE ? overflow(offset, count) : outOfBounds(offset + count);
+  }
+
+  /** @internal Checks [offset, offset + count) lies inside the window. */
+  checkRange(offset: number, count: number): void {
+    if (offset + count > this.len) throw this.boundsError(offset, count);
+  }
+
+  // ---- bulk bytes ---------------------------------------------------------------------------
+
+  /**
+   * Writes as much of `buf` as fits at `addr`; returns the bytes written (may be fewer than
+   * `buf.length`). Not atomic. Throws OutOfBounds (slice) / InvalidBackendAddress (region) if
+   * `addr` is at or past the end and `buf` is not empty, AccessDenied on a read-only mapping.
+   * @example slice.write(new Uint8Array([1, 2, 3]), 0x10) // 3
+   */
+  write(buf: Uint8Array, addr: number): number {
+    checkUint8Array('buf', buf);
+    checkIndex('addr', addr);
+    const n = buf.length;
+    if (n === 0) return 0;
+    if (addr >= this.len) throw this.boundsError(addr, 0);
+    requireWrite(this.hm, addr);
+    const count = Math.min(n, this.len - addr);
+    copyIn(this.hm, this.base + addr, buf, 0, count);
+    return count;
+  }
+
+  /**
+   * Reads as much as fits into `buf` from `addr`; returns the bytes read (may be partial).
+   * Not atomic. Errors as for {@link write}.
+   * @example slice.read(buf, 0)
+   */
+  read(buf: Uint8Array, addr: number): number {
+    checkUint8Array('buf', buf);
+    checkIndex('addr', addr);
+    const n = buf.length;
+    if (n === 0) return 0;
+    if (addr >= this.len) throw this.boundsError(addr, 0);
+    requireRead(this.hm, addr);
+    const count = Math.min(n, this.len - addr);
+    copyOut(this.hm, this.base + addr, buf, 0, count);
+    return count;
+  }
+
+  /**
+   * Writes all of `buf` at `addr`, or throws PartialBuffer {expected, completed} after writing
+   * the part that fits. Not atomic (bytes may be observed in any order by other threads).
+   * @example slice.writeSlice(new Uint8Array(16), 0)
+   */
+  writeSlice(buf: Uint8Array, addr: number): void {
+    const done = this.write(buf, addr);
+    if (done !== buf.length) throw partialBuffer(buf.length, done);
+  }
+
+  /** Reads exactly `buf.length` bytes at `addr`, or throws PartialBuffer. Not atomic. */
+  readSlice(buf: Uint8Array, addr: number): void {
+    const done = this.read(buf, addr);
+    if (done !== buf.length) throw partialBuffer(buf.length, done);
+  }
+
+  // ---- objects ------------------------------------------------------------------------------
+
+  /**
+   * Reads a value of `type` at `addr`. Aligned scalars are one tear-free atomic load; unaligned
+   * scalars and structs/arrays may tear. Throws PartialBuffer if only part of it is inside.
+   * @example const n = slice.readObj(u32, 8);
+   */
+  readObj<T>(type: ValueType<T>, addr: number): T {
+    if (
+      typeof addr === 'number' &&
+      addr >>> 0 === addr &&
+      addr + type?.size <= this.rEnd &&
+      type.kind !== K_COMPOSITE
+    ) {
+      const abs = this.base + addr;
+      if ((abs & (type.size - 1)) === 0) return readAligned(this.c0, type, abs) as T;
+    }
+    return this.readObjSlow(type, addr);
+  }
+
+  private readObjSlow<T>(type: ValueType<T>, addr: number): T {
+    checkType(type);
+    checkIndex('addr', addr);
+    const size = type.size;
+    if (addr + size <= this.len) return readObjAt(this.hm, type, this.base + addr, addr) as T;
+    // Like vm-memory's read_slice: what fits is read, then the shortfall is reported.
+    if (size === 0) return type.decode(new DataView(new ArrayBuffer(0)), 0);
+    if (addr >= this.len) throw this.boundsError(addr, 0);
+    requireRead(this.hm, addr);
+    throw partialBuffer(size, this.len - addr);
+  }
+
+  /**
+   * Writes `value` as `type` at `addr`. Aligned scalars are one tear-free atomic store;
+   * unaligned scalars and structs/arrays may tear. The value is checked (TypeError/RangeError)
+   * before anything is written. Throws PartialBuffer after writing the part that fits.
+   * @example slice.writeObj(u16, 0xbeef, 2)
+   */
+  writeObj<T>(type: ValueType<T>, value: T, addr: number): void {
+    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.wEnd) {
+      const abs = this.base + addr;
+      if ((abs & (type.size - 1)) === 0 && fitsInline(type.kind, value)) {
+        writeAligned(this.c0, type, abs, value);
+        return;
+      }
+    }
+    this.writeObjSlow(type, value, addr);
+  }
+
+  private writeObjSlow<T>(type: ValueType<T>, value: T, addr: number): void {
+    checkType(type);
+    checkIndex('addr', addr);
+    const size = type.size;
+    if (type.kind !== K_COMPOSITE) checkOperand(type, value);
+    if (addr + size <= this.len) {
+      writeObjAt(this.hm, type, value, this.base + addr, addr);
+      return;
+    }
+    const bytes = encodeValue(type, value);
+    this.writeSlice(bytes, addr);
+  }
+
+  // ---- file descriptors ---------------------------------------------------------------------
+
+  /** @internal Shared checks of the fd methods; returns the absolute offset. */
+  private fdRange(addr: number, fd: number, count: number, into: boolean): number {
+    checkIndex('addr', addr);
+    checkIndex('fd', fd);
+    checkIndex('count', count);
+    this.checkRange(addr, count);
+    if (count > 0) {
+      if (into) requireWrite(this.hm, addr);
+      else requireRead(this.hm, addr);
+    }
+    return this.base + addr;
+  }
+
+  /**
+   * Reads up to `count` bytes from file descriptor `fd` into memory at `addr` with one read(2);
+   * returns the bytes read (0 at end of file). The whole range must be inside. Throws IOError.
+   * @example slice.readFrom(0, fd, 4096)
+   */
+  readFrom(addr: number, fd: number, count: number): number {
+    const abs = this.fdRange(addr, fd, count, true);
+    return count === 0 ? 0 : readFd(this.hm, abs, fd, count);
+  }
+
+  /** Reads exactly `count` bytes from `fd` into `addr`, or throws PartialBuffer at end of file. */
+  readExactFrom(addr: number, fd: number, count: number): void {
+    const abs = this.fdRange(addr, fd, count, true);
+    let done = 0;
+    while (done < count) {
+      const n = readFd(this.hm, abs + done, fd, count - done);
+      if (n === 0) throw partialBuffer(count, done);
+      done += n;
+    }
+  }
+
+  /** Writes up to `count` bytes at `addr` to `fd` with one write(2); returns the bytes written. */
+  writeTo(addr: number, fd: number, count: number): number {
+    const abs = this.fdRange(addr, fd, count, false);
+    return count === 0 ? 0 : writeFd(this.hm, abs, fd, count);
+  }
+
+  /** Writes all `count` bytes at `addr` to `fd`, or throws PartialBuffer / IOError. */
+  writeAllTo(addr: number, fd: number, count: number): void {
+    const abs = this.fdRange(addr, fd, count, false);
+    let done = 0;
+    while (done < count) {
+      const n = writeFd(this.hm, abs + done, fd, count - done);
+      if (n === 0) throw partialBuffer(count, done);
+      done += n;
+    }
+  }
+
+  // ---- atomics ------------------------------------------------------------------------------
+
+  /**
+   * Atomic, sequentially consistent load of an integer type at a naturally aligned `addr`.
+   * Throws Misaligned if unaligned, AccessDenied on a PROT_NONE mapping.
+   * @example const v = slice.load(u32, 0x40);
+   */
+  load<T>(type: ValueType<T>, addr: number): T {
+    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.rEnd) {
+      const abs = this.base + addr;
+      const kind = type.atomicKind;
+      if (kind >= 0 && (abs & (type.size - 1)) === 0) return loadKind(this.c0, kind, abs) as T;
+    }
+    const t = checkAtomicType(type);
+    this.checkAtomicAddr(addr, t.size);
+    return checkedLoad(this.hm, t, this.base + addr, addr) as T;
+  }
+
+  /**
+   * Atomic, sequentially consistent store (tear-free). The value must fit the type.
+   * @example slice.store(u32, 7, 0x40)
+   */
+  store<T>(type: ValueType<T>, value: T, addr: number): void {
+    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.wEnd) {
+      const abs = this.base + addr;
+      const kind = type.atomicKind;
+      if (kind >= 0 && (abs & (type.size - 1)) === 0 && fitsInline(kind, value)) {
+        storeKind(this.c0, kind, abs, value as number);
+        return;
+      }
+    }
+    const t = checkAtomicType(type);
+    checkOperand(t, value);
+    this.checkAtomicAddr(addr, t.size);
+    checkedStore(this.hm, t, value, this.base + addr, addr);
+  }
+
+  /** @internal */
+  private checkAtomicAddr(addr: number, size: number): void {
+    checkIndex('addr', addr);
+    this.checkRange(addr, size);
+  }
+
+  private rmw<T>(op: number, type: ValueType<T>, addr: number, value: T): T {
+    const t = checkAtomicType(type);
+    checkOperand(t, value);
+    this.checkAtomicAddr(addr, t.size);
+    return checkedRmw(this.hm, op, t, value, this.base + addr, addr) as T;
+  }
+
+  /** Atomic compare-and-exchange; returns the old value (equal to `expected` if it swapped). */
+  compareExchange<T>(type: ValueType<T>, addr: number, expected: T, replacement: T): T {
+    const t = checkAtomicType(type);
+    checkOperand(t, expected, 'expected');
+    checkOperand(t, replacement, 'replacement');
+    this.checkAtomicAddr(addr, t.size);
+    return checkedCompareExchange(this.hm, t, expected, replacement, this.base + addr, addr) as T;
+  }
+
+  /** Atomic exchange; returns the old value. */
+  exchange<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_EXCHANGE, type, addr, value);
+  }
+
+  /** Atomic wrapping add; returns the old value. */
+  fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_ADD, type, addr, value);
+  }
+
+  /** Atomic wrapping subtract; returns the old value. */
+  fetchSub<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_SUB, type, addr, value);
+  }
+
+  /** Atomic bitwise and; returns the old value. */
+  fetchAnd<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_AND, type, addr, value);
+  }
+
+  /** Atomic bitwise or; returns the old value. */
+  fetchOr<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_OR, type, addr, value);
+  }
+
+  /** Atomic bitwise xor; returns the old value. */
+  fetchXor<T>(type: ValueType<T>, addr: number, value: T): T {
+    return this.rmw(OP_XOR, type, addr, value);
+  }
+
+  /**
+   * Blocks the calling thread while the i32/i64 at `addr` equals `expected`, until notified or
+   * `timeoutMs` passes (default: forever). Returns 'ok', 'not-equal' or 'timed-out'.
+   * @example slice.wait(i32, 0, 0, 100)
+   */
+  wait<T>(type: ValueType<T>, addr: number, expected: T, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
+    const t = checkWaitType(type);
+    checkOperand(t, expected, 'expected');
+    const timeout = checkTimeout('timeoutMs', timeoutMs);
+    this.checkAtomicAddr(addr, t.size);
+    return checkedWait(this.hm, t, expected, timeout, this.base + addr, addr);
+  }
+
+  /** Wakes up to `count` (default: all) threads waiting on the 4-aligned `addr`; returns how many. */
+  notify(addr: number, count?: number): number {
+    const n = checkOptionalIndex('count', count);
+    this.checkAtomicAddr(addr, 4);
+    return checkedNotify(this.hm, n, this.base + addr, addr);
+  }
+}
+
+/**
+ * Whether the fast paths may store `value` for an integer/float kind without the full check:
+ * an in-range number for the 8/16/32-bit integers. 64-bit and float values take the slow path,
+ * which validates them (bigints allocate anyway).
+ */
+export function fitsInline(kind: number, value: unknown): boolean {
+  switch (kind) {
+    case K_U8:
+      return ((value as number) & 0xff) === value;
+    case K_U16:
+      return ((value as number) & 0xffff) === value;
+    case K_U32:
+      return (value as number) >>> 0 === value;
+    case K_I32:
+      return ((value as number) | 0) === value;
+    case K_I8:
+      return ((value as number) << 24) >> 24 === value;
+    case K_I16:
+      return ((value as number) << 16) >> 16 === value;
+    case K_F32:
+    case K_F64:
+      return typeof value === 'number';
+    default:
+      return false;
+  }
+}

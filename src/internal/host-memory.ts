@@ -1,0 +1,348 @@
+/**
+ * The typed-array views over one mapping's SharedArrayBuffer and the primitive accesses on
+ * them, at absolute byte offsets into the mapping. Callers have already checked bounds,
+ * alignment and protection; nothing here throws for a valid offset.
+ *
+ * A typed array on Node 20 holds at most 2^32 elements, so a mapping is cut into chunks of
+ * CHUNK bytes, each with its own set of views; chunk 0 is what the containers' fast paths use.
+ * Naturally aligned accesses never straddle a chunk (CHUNK is a multiple of 8); unaligned ones
+ * go through one DataView over the whole buffer, which has no such limit.
+ *
+ * Aligned scalar accesses use Atomics (single, tear-free, never merged or hoisted by the JIT);
+ * floats go through their integer bit patterns so they are tear-free too.
+ */
+import { native } from '../native.js';
+import { K_F32, K_I16, K_I32, K_I64, K_I8, K_U16, K_U32, K_U64, K_U8, type ValueType } from '../types.js';
+
+export const CHUNK = 2 ** 32;
+
+/** The views of one chunk of a mapping, all starting at the chunk's first byte. */
+export class Views {
+  readonly len: number;
+  readonly u8: Uint8Array;
+  readonly i8: Int8Array;
+  readonly u16: Uint16Array;
+  readonly i16: Int16Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly u64: BigUint64Array;
+  readonly i64: BigInt64Array;
+  readonly f32: Float32Array;
+  readonly f64: Float64Array;
+
+  constructor(buffer: SharedArrayBuffer, start: number, len: number) {
+    this.len = len;
+    this.u8 = new Uint8Array(buffer, start, len);
+    this.i8 = new Int8Array(buffer, start, len);
+    this.u16 = new Uint16Array(buffer, start, len >>> 1);
+    this.i16 = new Int16Array(buffer, start, len >>> 1);
+    this.u32 = new Uint32Array(buffer, start, len >>> 2);
+    this.i32 = new Int32Array(buffer, start, len >>> 2);
+    this.u64 = new BigUint64Array(buffer, start, Math.floor(len / 8));
+    this.i64 = new BigInt64Array(buffer, start, Math.floor(len / 8));
+    this.f32 = new Float32Array(buffer, start, len >>> 2);
+    this.f64 = new Float64Array(buffer, start, Math.floor(len / 8));
+  }
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+
+/** Everything JavaScript needs to access one mapping. */
+export class HostMemory {
+  readonly buffer: SharedArrayBuffer;
+  readonly size: number;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  readonly dv: DataView;
+  readonly chunks: readonly Views[];
+  readonly c0: Views;
+
+  constructor(buffer: SharedArrayBuffer, prot: number) {
+    this.buffer = buffer;
+    this.size = buffer.byteLength;
+    // Linux: a writable mapping is also readable on every architecture we build for, but the
+    // contract follows the requested protection, not the hardware's rounding up.
+    this.readable = (prot & PROT_READ) !== 0;
+    this.writable = this.readable && (prot & PROT_WRITE) !== 0;
+    this.dv = new DataView(buffer);
+    const chunks: Views[] = [];
+    for (let start = 0; start === 0 || start < this.size; start += CHUNK) {
+      chunks.push(new Views(buffer, start, Math.min(CHUNK, this.size - start)));
+    }
+    this.chunks = chunks;
+    this.c0 = chunks[0]!;
+  }
+}
+
+// Scratch space for reinterpreting bit patterns (floats, swapped 64-bit values) without allocating.
+const scratch = new ArrayBuffer(8);
+const sI32 = new Int32Array(scratch);
+const sF32 = new Float32Array(scratch);
+const sI64 = new BigInt64Array(scratch);
+const sF64 = new Float64Array(scratch);
+const sDv = new DataView(scratch);
+
+export function bswap16(v: number): number {
+  return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
+}
+
+export function bswap32(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+}
+
+function bswap64(v: bigint): bigint {
+  sDv.setBigUint64(0, v, true);
+  return sDv.getBigUint64(0, false);
+}
+
+/** Atomic load of an integer kind at `local` (aligned) within chunk views `v`. */
+export function loadKind(v: Views, kind: number, local: number): number | bigint {
+  switch (kind) {
+    case K_U8:
+      return Atomics.load(v.u8, local);
+    case K_I8:
+      return Atomics.load(v.i8, local);
+    case K_U16:
+      return Atomics.load(v.u16, local >>> 1);
+    case K_I16:
+      return Atomics.load(v.i16, local >>> 1);
+    case K_U32:
+      return Atomics.load(v.u32, local >>> 2);
+    case K_I32:
+      return Atomics.load(v.i32, local >>> 2);
+    case K_U64:
+      return Atomics.load(v.u64, Math.floor(local / 8));
+    default:
+      return Atomics.load(v.i64, Math.floor(local / 8));
+  }
+}
+
+/** Atomic store of an integer kind (value already checked to fit). */
+export function storeKind(v: Views, kind: number, local: number, value: number | bigint): void {
+  switch (kind) {
+    case K_U8:
+      Atomics.store(v.u8, local, value as number);
+      return;
+    case K_I8:
+      Atomics.store(v.i8, local, value as number);
+      return;
+    case K_U16:
+      Atomics.store(v.u16, local >>> 1, value as number);
+      return;
+    case K_I16:
+      Atomics.store(v.i16, local >>> 1, value as number);
+      return;
+    case K_U32:
+      Atomics.store(v.u32, local >>> 2, value as number);
+      return;
+    case K_I32:
+      Atomics.store(v.i32, local >>> 2, value as number);
+      return;
+    case K_U64:
+      Atomics.store(v.u64, Math.floor(local / 8), value as bigint);
+      return;
+    default:
+      Atomics.store(v.i64, Math.floor(local / 8), value as bigint);
+  }
+}
+
+/** The views and chunk-local offset for an access of `size` bytes at `abs` that fits in a chunk. */
+function chunkOf(hm: HostMemory, abs: number): Views {
+  return hm.chunks[Math.floor(abs / CHUNK)]!;
+}
+
+export function atomicLoad(hm: HostMemory, kind: number, abs: number): number | bigint {
+  return loadKind(chunkOf(hm, abs), kind, abs % CHUNK);
+}
+
+export function atomicStore(hm: HostMemory, kind: number, abs: number, value: number | bigint): void {
+  storeKind(chunkOf(hm, abs), kind, abs % CHUNK, value);
+}
+
+/** Reads a scalar at an aligned chunk-local offset: atomically, then reinterpreted. */
+export function readAligned(v: Views, type: ValueType<unknown>, local: number): number | bigint {
+  const kind = type.kind;
+  if (kind === K_F32) {
+    sI32[0] = Atomics.load(v.i32, local >>> 2);
+    return sF32[0]!;
+  }
+  if (kind > K_F32) {
+    sI64[0] = Atomics.load(v.i64, Math.floor(local / 8));
+    return sF64[0]!;
+  }
+  const raw = loadKind(v, kind, local);
+  if (!type.swap) return raw;
+  switch (kind) {
+    case K_U16:
+      return bswap16(raw as number);
+    case K_U32:
+      return bswap32(raw as number);
+    default:
+      return bswap64(raw as bigint);
+  }
+}
+
+/** Writes a scalar (already checked) at an aligned chunk-local offset, atomically. */
+export function writeAligned(v: Views, type: ValueType<unknown>, local: number, value: unknown): void {
+  const kind = type.kind;
+  if (kind === K_F32) {
+    sF32[0] = value as number;
+    Atomics.store(v.i32, local >>> 2, sI32[0]!);
+    return;
+  }
+  if (kind > K_F32) {
+    sF64[0] = value as number;
+    Atomics.store(v.i64, Math.floor(local / 8), sI64[0]!);
+    return;
+  }
+  let raw = value as number | bigint;
+  if (type.swap) {
+    raw = kind === K_U16 ? bswap16(raw as number) : kind === K_U32 ? bswap32(raw as number) : bswap64(raw as bigint);
+  }
+  storeKind(v, kind, local, raw);
+}
+
+/** Reads a scalar anywhere in the mapping: atomic when aligned, else one DataView read (may tear). */
+export function readScalar(hm: HostMemory, type: ValueType<unknown>, abs: number): number | bigint {
+  if (abs % type.size === 0) return readAligned(chunkOf(hm, abs), type, abs % CHUNK);
+  return type.decode(hm.dv, abs) as number | bigint;
+}
+
+/** Writes a checked scalar anywhere in the mapping: atomic when aligned, else via DataView. */
+export function writeScalar(hm: HostMemory, type: ValueType<unknown>, abs: number, value: unknown): void {
+  if (abs % type.size === 0) writeAligned(chunkOf(hm, abs), type, abs % CHUNK, value);
+  else type.encode(hm.dv, abs, value);
+}
+
+/** RMW operations, in the order of the public methods. */
+export const OP_ADD = 0;
+export const OP_SUB = 1;
+export const OP_AND = 2;
+export const OP_OR = 3;
+export const OP_XOR = 4;
+export const OP_EXCHANGE = 5;
+
+type IntArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+type BigArray = BigUint64Array | BigInt64Array;
+
+function arrayAndIndex(hm: HostMemory, kind: number, abs: number): [IntArray | BigArray, number] {
+  const v = chunkOf(hm, abs);
+  const local = abs % CHUNK;
+  switch (kind) {
+    case K_U8:
+      return [v.u8, local];
+    case K_I8:
+      return [v.i8, local];
+    case K_U16:
+      return [v.u16, local / 2];
+    case K_I16:
+      return [v.i16, local / 2];
+    case K_U32:
+      return [v.u32, local / 4];
+    case K_I32:
+      return [v.i32, local / 4];
+    case K_U64:
+      return [v.u64, local / 8];
+    default:
+      return [v.i64, local / 8];
+  }
+}
+
+export function atomicRmw(
+  hm: HostMemory,
+  op: number,
+  kind: number,
+  abs: number,
+  value: number | bigint,
+): number | bigint {
+  const [arr, i] = arrayAndIndex(hm, kind, abs);
+  const a = arr as Int32Array; // one signature for both number and bigint arrays
+  const v = value as number;
+  switch (op) {
+    case OP_ADD:
+      return Atomics.add(a, i, v);
+    case OP_SUB:
+      return Atomics.sub(a, i, v);
+    case OP_AND:
+      return Atomics.and(a, i, v);
+    case OP_OR:
+      return Atomics.or(a, i, v);
+    case OP_XOR:
+      return Atomics.xor(a, i, v);
+    default:
+      return Atomics.exchange(a, i, v);
+  }
+}
+
+export function atomicCompareExchange(
+  hm: HostMemory,
+  kind: number,
+  abs: number,
+  expected: number | bigint,
+  replacement: number | bigint,
+): number | bigint {
+  const [arr, i] = arrayAndIndex(hm, kind, abs);
+  return Atomics.compareExchange(arr as Int32Array, i, expected as number, replacement as number);
+}
+
+export function atomicWait(
+  hm: HostMemory,
+  kind: number,
+  abs: number,
+  expected: number | bigint,
+  timeoutMs: number,
+): 'ok' | 'not-equal' | 'timed-out' {
+  const v = chunkOf(hm, abs);
+  const local = abs % CHUNK;
+  if (kind === K_I32) return Atomics.wait(v.i32, local / 4, expected as number, timeoutMs);
+  return Atomics.wait(v.i64, local / 8, expected as bigint, timeoutMs);
+}
+
+/** Wakes waiters on the 4-byte-aligned word at `abs` (V8 keys waiters by byte address). */
+export function atomicNotify(hm: HostMemory, abs: number, count: number | undefined): number {
+  const v = chunkOf(hm, abs);
+  return Atomics.notify(v.i32, (abs % CHUNK) / 4, count);
+}
+
+/**
+ * Copies below this size run as a JavaScript byte loop; above it, one native memmove, which
+ * runs at memcpy speed whatever the two buffers' alignment (TypedArray.prototype.set on a
+ * SharedArrayBuffer copies byte by byte when the alignments differ). Measured in bench/.
+ */
+export const SMALL_COPY = 32;
+
+/** Copies `n` bytes of the mapping at `abs` into `dst` at `dstOff`. */
+export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: number, n: number): void {
+  if (n <= SMALL_COPY && abs + n <= CHUNK) {
+    const u8 = hm.c0.u8;
+    for (let i = 0; i < n; i++) dst[dstOff + i] = u8[abs + i]!;
+    return;
+  }
+  native.copy(dst, dstOff, hm.buffer, abs, n);
+}
+
+/** Copies `n` bytes of `src` at `srcOff` into the mapping at `abs`. */
+export function copyIn(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
+  if (n <= SMALL_COPY && abs + n <= CHUNK) {
+    const u8 = hm.c0.u8;
+    for (let i = 0; i < n; i++) u8[abs + i] = src[srcOff + i]!;
+    return;
+  }
+  native.copy(hm.buffer, abs, src, srcOff, n);
+}
+
+/** Copies between two mappings (or within one; overlapping ranges are handled like memmove). */
+export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, srcAbs: number, n: number): void {
+  native.copy(dst.buffer, dstAbs, src.buffer, srcAbs, n);
+}
+
+/** One read(2) from `fd` into the mapping; returns the bytes read (0 at end of file). */
+export function readFd(hm: HostMemory, abs: number, fd: number, n: number): number {
+  return native.readFd(fd, hm.buffer, abs, n);
+}
+
+/** One write(2) of the mapping's bytes to `fd`; returns the bytes written. */
+export function writeFd(hm: HostMemory, abs: number, fd: number, n: number): number {
+  return native.writeFd(fd, hm.buffer, abs, n);
+}

@@ -1,0 +1,215 @@
+/**
+ * MmapRegion: one mmap of host memory (anonymous or file-backed), exposed as one
+ * SharedArrayBuffer. Implements VolatileMemory (getSlice, getRef, …).
+ *
+ * Lifetime: the mapping is unmapped by the addon when the last reference to its buffer, in any
+ * thread, is gone (V8's backing-store deleter); never earlier, so no view can dangle.
+ *
+ * Protection: a mapping without PROT_WRITE refuses writes, one without PROT_READ every access,
+ * with AccessDenied, so no call can fault the process. (A file truncated by another process
+ * after mapping can still raise SIGBUS on access, as for every mmap user.)
+ *
+ * @example
+ * const r = MmapRegion.create(1 << 20);
+ * r.asVolatileSlice().writeObj(u32, 1, 0);
+ */
+import { fstatSync } from 'node:fs';
+import { checkIndex, checkInt32, typeError } from './internal/args.js';
+import { GuestMemoryError } from './errors.js';
+import { accessDenied, hex } from './internal/errs.js';
+import { HostMemory } from './internal/host-memory.js';
+import { native } from './native.js';
+import { constants } from './constants.js';
+import { FileOffset } from './file-offset.js';
+import type { ValueType } from './types.js';
+import { VolatileSlice } from './volatile-slice.js';
+import type { VolatileArrayRef, VolatileRef } from './volatile-ref.js';
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** The structured-clone-safe form of a mapping (see GuestMemoryMmap.share). */
+export interface SharedMapping {
+  readonly buffer: SharedArrayBuffer;
+  readonly prot: number;
+  readonly flags: number;
+  readonly hostAddress: bigint;
+  readonly fd?: number;
+  readonly start?: number | bigint;
+}
+
+const token = Symbol('MmapRegion');
+
+export class MmapRegion {
+  /** Size of the mapping in bytes. */
+  readonly size: number;
+  /** The file and offset backing the mapping, if any. */
+  readonly fileOffset: FileOffset | undefined;
+  /** The `prot` passed to mmap. */
+  readonly prot: number;
+  /** The `flags` passed to mmap. */
+  readonly flags: number;
+  /** The mapping's address in this process (for logging or ioctls; never dereferenced here). */
+  readonly hostAddress: bigint;
+  /** @internal */
+  readonly hm: HostMemory;
+
+  /** @internal Use `create`, `fromFile` or `build`. */
+  constructor(
+    key: symbol,
+    buffer: SharedArrayBuffer,
+    hostAddress: bigint,
+    fileOffset: FileOffset | undefined,
+    prot: number,
+    flags: number,
+  ) {
+    if (key !== token) throw new TypeError('MmapRegion: use MmapRegion.create, fromFile or build');
+    this.size = buffer.byteLength;
+    this.fileOffset = fileOffset;
+    this.prot = prot;
+    this.flags = flags;
+    this.hostAddress = hostAddress;
+    this.hm = new HostMemory(buffer, prot);
+  }
+
+  /**
+   * An anonymous private mapping of `size` bytes (PROT_READ|PROT_WRITE,
+   * MAP_ANONYMOUS|MAP_NORESERVE|MAP_PRIVATE). Throws Mmap (EINVAL) for size 0, Mmap (ENOMEM) if
+   * the address space is exhausted.
+   * @example MmapRegion.create(0x10000)
+   */
+  static create(size: number): MmapRegion {
+    return MmapRegion.build(
+      null,
+      size,
+      constants.PROT_READ | constants.PROT_WRITE,
+      constants.MAP_ANONYMOUS | constants.MAP_NORESERVE | constants.MAP_PRIVATE,
+    );
+  }
+
+  /**
+   * A shared mapping of `size` bytes of a file at `fileOffset` (PROT_READ|PROT_WRITE,
+   * MAP_NORESERVE|MAP_SHARED): writes reach the file. Throws as {@link build}.
+   */
+  static fromFile(fileOffset: FileOffset, size: number): MmapRegion {
+    if (!(fileOffset instanceof FileOffset)) throw typeError('fileOffset', 'a FileOffset', fileOffset);
+    return MmapRegion.build(
+      fileOffset,
+      size,
+      constants.PROT_READ | constants.PROT_WRITE,
+      constants.MAP_NORESERVE | constants.MAP_SHARED,
+    );
+  }
+
+  /**
+   * A mapping with explicit `prot` and `flags`. Checks, in order: MapFixed (MAP_FIXED is
+   * refused), then with a file InvalidOffsetLength (start + size > 2^64-1) and MappingPastEof
+   * (start + size > file length), then mmap itself (Mmap with `errno`, e.g. EINVAL for an
+   * offset that is not page aligned).
+   */
+  static build(fileOffset: FileOffset | null | undefined, size: number, prot: number, flags: number): MmapRegion {
+    if (fileOffset != null && !(fileOffset instanceof FileOffset)) {
+      throw typeError('fileOffset', 'a FileOffset, null or undefined', fileOffset);
+    }
+    checkIndex('size', size);
+    checkInt32('prot', prot);
+    checkInt32('flags', flags);
+    if ((flags & constants.MAP_FIXED) !== 0) {
+      throw new GuestMemoryError('MapFixed', 'the forbidden MAP_FIXED flag was specified');
+    }
+    let fd = -1;
+    let start = 0n;
+    if (fileOffset != null) {
+      fd = fileOffset.fd;
+      start = fileOffset.start64;
+      const end = start + BigInt(size);
+      if (end > U64_MAX) {
+        throw new GuestMemoryError(
+          'InvalidOffsetLength',
+          `file offset ${hex(start)} + size ${hex(size)} overflows u64`,
+        );
+      }
+      let fileSize: bigint | undefined;
+      try {
+        fileSize = fstatSync(fd, { bigint: true }).size;
+      } catch {
+        fileSize = undefined; // as vm-memory: no metadata, let mmap report the fd's error
+      }
+      if (fileSize !== undefined && fileSize < end) {
+        throw new GuestMemoryError(
+          'MappingPastEof',
+          `mapping ends at file offset ${hex(end)}, past the end of the file (${hex(fileSize)})`,
+        );
+      }
+    }
+    const [buffer, hostAddress] = native.mmap(size, prot, flags, fd, start);
+    return new MmapRegion(token, buffer, hostAddress, fileOffset ?? undefined, prot, flags);
+  }
+
+  /** @internal Rebuilds a region over a mapping shared from another thread (no new mmap). */
+  static fromShared(shared: SharedMapping): MmapRegion {
+    const fo = shared.fd === undefined ? undefined : new FileOffset(shared.fd, shared.start ?? 0);
+    return new MmapRegion(token, shared.buffer, shared.hostAddress, fo, shared.prot, shared.flags);
+  }
+
+  /** @internal */
+  toShared(): SharedMapping {
+    const base = { buffer: this.hm.buffer, prot: this.prot, flags: this.flags, hostAddress: this.hostAddress };
+    return this.fileOffset ? { ...base, fd: this.fileOffset.fd, start: this.fileOffset.start } : base;
+  }
+
+  /** Same as {@link size}. */
+  get len(): number {
+    return this.size;
+  }
+
+  /**
+   * The SharedArrayBuffer over the whole mapping (no copy). Raw access bypasses every check, so
+   * it is only handed out for mappings that are readable and writable: otherwise AccessDenied.
+   */
+  get buffer(): SharedArrayBuffer {
+    if (!this.hm.writable) throw accessDenied(0, this.hm.readable ? 'write' : 'read');
+    return this.hm.buffer;
+  }
+
+  /**
+   * True only if both regions are file-backed with the same fd number and their
+   * [start, start + size) file ranges intersect. (Different fds can alias one file.)
+   */
+  fdsOverlap(other: MmapRegion): boolean {
+    if (!(other instanceof MmapRegion)) throw typeError('other', 'an MmapRegion', other);
+    const a = this.fileOffset;
+    const b = other.fileOffset;
+    if (!a || !b || a.fd !== b.fd) return false;
+    const s1 = a.start64;
+    const s2 = b.start64;
+    return s1 < s2 ? s1 + BigInt(this.size) > s2 : s2 + BigInt(other.size) > s1;
+  }
+
+  /** The slice [offset, offset + count). Throws OutOfBounds or Overflow. */
+  getSlice(offset: number, count: number): VolatileSlice {
+    return this.asVolatileSlice().getSlice(offset, count);
+  }
+
+  /** The whole mapping as a slice. */
+  asVolatileSlice(): VolatileSlice {
+    return new VolatileSlice(this.hm, 0, this.size);
+  }
+
+  /** A reference to a `type` value at `offset`. Throws OutOfBounds. */
+  getRef<T>(type: ValueType<T>, offset: number): VolatileRef<T> {
+    return this.asVolatileSlice().getRef(type, offset);
+  }
+
+  /** A reference to `n` values of `type` at `offset`. Throws TooBig or OutOfBounds. */
+  getArrayRef<T>(type: ValueType<T>, offset: number, n: number): VolatileArrayRef<T> {
+    return this.asVolatileSlice().getArrayRef(type, offset, n);
+  }
+
+  /**
+   * Writes dirty pages of a file-backed mapping to the file (msync MS_SYNC); a no-op for
+   * anonymous mappings. Throws IOError.
+   */
+  flush(): void {
+    if (this.fileOffset !== undefined) native.flush(this.hm.buffer);
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * ByteValued types: the plain-old-data layouts that `readObj`/`writeObj`/`getRef` move between
+ * guest memory and JavaScript values.
+ *
+ * Scalars (`u8` … `f64`) use the host's byte order, as vm-memory does; `le*`/`be*` are explicit.
+ * 8/16/32-bit integers and floats are `number`s, 64-bit integers `bigint`s. `struct` lays fields
+ * out like `repr(C)` (natural alignment, padding, size rounded up to the largest alignment),
+ * `packed` without padding, and `array` is a fixed-length array.
+ *
+ * Every type is an instance of one class, so accessors that switch on a type stay monomorphic.
+ *
+ * @example
+ * const Desc = struct([['addr', u64], ['len', u32], ['flags', u16], ['next', u16]]);
+ * Desc.size; // 16
+ * mem.writeObj(Desc, { addr: 0x1000n, len: 512, flags: 1, next: 0 }, 0x2000);
+ */
+import { checkIndex, rangeError, typeError, MAX_SAFE } from './internal/args.js';
+
+/** Scalar kinds, in an order the accessors switch on. */
+export const K_U8 = 0;
+export const K_I8 = 1;
+export const K_U16 = 2;
+export const K_I16 = 3;
+export const K_U32 = 4;
+export const K_I32 = 5;
+export const K_U64 = 6;
+export const K_I64 = 7;
+export const K_F32 = 8;
+export const K_F64 = 9;
+/** `kind` of struct, packed and array types. */
+export const K_COMPOSITE = -1;
+
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const enum Form {
+  Scalar,
+  Struct,
+  Array,
+}
+
+interface Field {
+  readonly name: string;
+  readonly type: ValueType<unknown>;
+  readonly offset: number;
+}
+
+/** A ByteValued type: `size` and `align` in bytes, plus how to encode and decode its values. */
+export class ValueType<T> {
+  readonly name: string;
+  readonly size: number;
+  readonly align: number;
+  /** @internal Scalar kind (K_*), or K_COMPOSITE. */
+  readonly kind: number;
+  /** @internal The kind for atomic operations, or -1 if atomics do not take this type. */
+  readonly atomicKind: number;
+  /** @internal Whether the in-memory bytes are little-endian (DataView's flag). */
+  readonly little: boolean;
+  /** @internal Whether the in-memory byte order differs from the host's. */
+  readonly swap: boolean;
+  /** @internal */
+  readonly form: Form;
+  /** @internal struct fields, in declaration order */
+  readonly fields: readonly Field[];
+  /** @internal array element type */
+  readonly element: ValueType<unknown> | null;
+  /** @internal array length */
+  readonly count: number;
+
+  /** @internal Use the exported scalars and `struct`, `packed`, `array`. */
+  constructor(
+    name: string,
+    size: number,
+    align: number,
+    kind: number,
+    little: boolean,
+    form: Form,
+    fields: readonly Field[],
+    element: ValueType<unknown> | null,
+    count: number,
+  ) {
+    this.name = name;
+    this.size = size;
+    this.align = align;
+    this.kind = kind;
+    this.little = little;
+    this.swap = little !== HOST_LITTLE_ENDIAN;
+    this.atomicKind = form === Form.Scalar && !this.swap && kind <= K_I64 && !/^[lb]e/.test(name) ? kind : -1;
+    this.form = form;
+    this.fields = fields;
+    this.element = element;
+    this.count = count;
+    Object.freeze(this);
+  }
+
+  /** @internal Reads a value at `off` of `dv` (no bounds checks beyond DataView's). */
+  decode(dv: DataView, off: number): T {
+    switch (this.form) {
+      case Form.Scalar:
+        return decodeScalar(this.kind, this.little, dv, off) as T;
+      case Form.Struct: {
+        const out: Record<string, unknown> = {};
+        for (const f of this.fields) out[f.name] = f.type.decode(dv, off + f.offset);
+        return out as T;
+      }
+      default: {
+        const el = this.element!;
+        const out = new Array<unknown>(this.count);
+        for (let i = 0; i < this.count; i++) out[i] = el.decode(dv, off + i * el.size);
+        return out as T;
+      }
+    }
+  }
+
+  /** @internal Checks `value` and writes it at `off` of `dv`; throws before writing if invalid. */
+  encode(dv: DataView, off: number, value: T, what = 'value'): void {
+    switch (this.form) {
+      case Form.Scalar:
+        encodeScalar(this, dv, off, value, what);
+        return;
+      case Form.Struct: {
+        if (typeof value !== 'object' || value === null) {
+          throw typeError(what, `an object with the fields of ${this.name}`, value);
+        }
+        const obj = value as Record<string, unknown>;
+        for (const f of this.fields) f.type.encode(dv, off + f.offset, obj[f.name], `${what}.${f.name}`);
+        return;
+      }
+      default: {
+        const arr = value as ArrayLike<unknown>;
+        if (typeof arr !== 'object' || arr === null || typeof arr.length !== 'number') {
+          throw typeError(what, `an array of ${this.count} elements`, value);
+        }
+        if (arr.length !== this.count) {
+          throw rangeError(`${what}.length`, `${this.count}`, arr.length);
+        }
+        const el = this.element!;
+        for (let i = 0; i < this.count; i++) el.encode(dv, off + i * el.size, arr[i], `${what}[${i}]`);
+      }
+    }
+  }
+}
+
+function decodeScalar(kind: number, little: boolean, dv: DataView, off: number): number | bigint {
+  switch (kind) {
+    case K_U8:
+      return dv.getUint8(off);
+    case K_I8:
+      return dv.getInt8(off);
+    case K_U16:
+      return dv.getUint16(off, little);
+    case K_I16:
+      return dv.getInt16(off, little);
+    case K_U32:
+      return dv.getUint32(off, little);
+    case K_I32:
+      return dv.getInt32(off, little);
+    case K_U64:
+      return dv.getBigUint64(off, little);
+    case K_I64:
+      return dv.getBigInt64(off, little);
+    case K_F32:
+      return dv.getFloat32(off, little);
+    default:
+      return dv.getFloat64(off, little);
+  }
+}
+
+/** Inclusive [min, max] of each integer kind that takes a number. */
+const INT_RANGE: readonly (readonly [number, number])[] = [
+  [0, 0xff],
+  [-0x80, 0x7f],
+  [0, 0xffff],
+  [-0x8000, 0x7fff],
+  [0, 0xffffffff],
+  [-0x80000000, 0x7fffffff],
+];
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/**
+ * Throws the argument error for a value that `type` cannot hold; returns normally if it can.
+ * The accessors' fast paths check the common cases inline and call this only to throw.
+ */
+export function checkScalarValue(type: ValueType<unknown>, value: unknown, what = 'value'): void {
+  const kind = type.kind;
+  if (kind <= K_I32) {
+    if (typeof value !== 'number') throw typeError(what, `of type number (${type.name})`, value);
+    const [min, max] = INT_RANGE[kind]!;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw rangeError(what, `an integer in [${min}, ${max}] (${type.name})`, value);
+    }
+  } else if (kind <= K_I64) {
+    if (typeof value !== 'bigint') throw typeError(what, `of type bigint (${type.name})`, value);
+    const [min, max] = kind === K_U64 ? [0n, U64_MAX] : [I64_MIN, I64_MAX];
+    if (value < min || value > max) throw rangeError(what, `in [${min}, ${max}] (${type.name})`, value);
+  } else if (typeof value !== 'number') {
+    throw typeError(what, `of type number (${type.name})`, value);
+  }
+}
+
+function encodeScalar(type: ValueType<unknown>, dv: DataView, off: number, value: unknown, what: string): void {
+  checkScalarValue(type, value, what);
+  const little = type.little;
+  switch (type.kind) {
+    case K_U8:
+      dv.setUint8(off, value as number);
+      return;
+    case K_I8:
+      dv.setInt8(off, value as number);
+      return;
+    case K_U16:
+      dv.setUint16(off, value as number, little);
+      return;
+    case K_I16:
+      dv.setInt16(off, value as number, little);
+      return;
+    case K_U32:
+      dv.setUint32(off, value as number, little);
+      return;
+    case K_I32:
+      dv.setInt32(off, value as number, little);
+      return;
+    case K_U64:
+      dv.setBigUint64(off, value as bigint, little);
+      return;
+    case K_I64:
+      dv.setBigInt64(off, value as bigint, little);
+      return;
+    case K_F32:
+      dv.setFloat32(off, value as number, little);
+      return;
+    default:
+      dv.setFloat64(off, value as number, little);
+  }
+}
+
+function scalar<T>(name: string, size: number, kind: number, little = HOST_LITTLE_ENDIAN): ValueType<T> {
+  return new ValueType<T>(name, size, size, kind, little, Form.Scalar, [], null, 1);
+}
+
+export const u8 = scalar<number>('u8', 1, K_U8);
+export const i8 = scalar<number>('i8', 1, K_I8);
+export const u16 = scalar<number>('u16', 2, K_U16);
+export const i16 = scalar<number>('i16', 2, K_I16);
+export const u32 = scalar<number>('u32', 4, K_U32);
+export const i32 = scalar<number>('i32', 4, K_I32);
+export const u64 = scalar<bigint>('u64', 8, K_U64);
+export const i64 = scalar<bigint>('i64', 8, K_I64);
+export const f32 = scalar<number>('f32', 4, K_F32);
+export const f64 = scalar<number>('f64', 8, K_F64);
+export const le16 = scalar<number>('le16', 2, K_U16, true);
+export const le32 = scalar<number>('le32', 4, K_U32, true);
+export const le64 = scalar<bigint>('le64', 8, K_U64, true);
+export const be16 = scalar<number>('be16', 2, K_U16, false);
+export const be32 = scalar<number>('be32', 4, K_U32, false);
+export const be64 = scalar<bigint>('be64', 8, K_U64, false);
+
+/** The JavaScript value of a ByteValued type. */
+export type ValueOf<V> = V extends ValueType<infer T> ? T : never;
+type FieldList = readonly (readonly [string, ValueType<unknown>])[];
+type StructValue<F extends FieldList> = { [E in F[number] as E[0]]: ValueOf<E[1]> };
+
+export function isValueType(value: unknown): value is ValueType<unknown> {
+  return value instanceof ValueType;
+}
+
+export function checkValueType(name: string, value: unknown): ValueType<unknown> {
+  if (!(value instanceof ValueType)) throw typeError(name, 'a guestmem type (u8 … f64, struct, packed, array)', value);
+  return value;
+}
+
+function layout<F extends FieldList>(fields: F, isPacked: boolean): ValueType<StructValue<F>> {
+  if (!Array.isArray(fields)) throw typeError('fields', 'an array of [name, type] pairs', fields);
+  const seen = new Set<string>();
+  const out: Field[] = [];
+  let offset = 0;
+  let align = 1;
+  fields.forEach((pair, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') {
+      throw typeError(`fields[${i}]`, 'a [name, type] pair', pair);
+    }
+    const [name, type] = pair as readonly [string, unknown];
+    const t = checkValueType(`fields[${i}][1]`, type);
+    if (seen.has(name)) throw typeError(`fields[${i}][0]`, 'a field name not used before', name);
+    seen.add(name);
+    const a = isPacked ? 1 : t.align;
+    offset = Math.ceil(offset / a) * a;
+    out.push({ name, type: t, offset });
+    offset += t.size;
+    align = Math.max(align, a);
+  });
+  const size = Math.ceil(offset / align) * align;
+  const name = `${isPacked ? 'packed' : 'struct'} { ${out.map((f) => `${f.name}: ${f.type.name}`).join(', ')} }`;
+  return new ValueType(name, size, align, K_COMPOSITE, HOST_LITTLE_ENDIAN, Form.Struct, Object.freeze(out), null, 0);
+}
+
+/** A C-layout (`repr(C)`) struct type: natural alignment, padding, size rounded to its alignment. */
+export function struct<const F extends FieldList>(fields: F): ValueType<StructValue<F>> {
+  return layout(fields, false);
+}
+
+/** Like {@link struct} with no padding (`repr(C, packed)`): alignment 1. */
+export function packed<const F extends FieldList>(fields: F): ValueType<StructValue<F>> {
+  return layout(fields, true);
+}
+
+/** A fixed-length array type `[T; n]`; values are arrays (or the matching typed arrays) of n elements. */
+export function array<T>(type: ValueType<T>, n: number): ValueType<T[]> {
+  const t = checkValueType('type', type) as ValueType<T>;
+  checkIndex('n', n);
+  if (t.size * n > MAX_SAFE) throw rangeError('n', `at most ${Math.floor(MAX_SAFE / Math.max(t.size, 1))}`, n);
+  return new ValueType<T[]>(
+    `[${t.name}; ${n}]`,
+    t.size * n,
+    t.align,
+    K_COMPOSITE,
+    HOST_LITTLE_ENDIAN,
+    Form.Array,
+    [],
+    t as ValueType<unknown>,
+    n,
+  );
+}
