@@ -12,7 +12,7 @@
  * floats go through their integer bit patterns so they are tear-free too.
  */
 import { native } from '../native.js';
-import { K_F32, K_I16, K_I32, K_I64, K_I8, K_U16, K_U32, K_U64, K_U8, type ValueType } from '../types.js';
+import { K_F32, K_I16, K_I32, K_I8, K_U16, K_U32, K_U64, K_U8, type ValueType } from '../types.js';
 
 export const CHUNK = 2 ** 32;
 
