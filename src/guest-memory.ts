@@ -474,15 +474,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   readObj<T>(type: ValueType<T>, addr: number): T {
     const r = this.hot;
-    const off = addr - r.startAddr;
-    if (
-      typeof addr === 'number' &&
-      off >>> 0 === off &&
-      off + type?.size <= r.rEnd &&
-      type.kind !== K_COMPOSITE &&
-      (off & (type.size - 1)) === 0
-    ) {
-      return readAligned(r.c0, type, off) as T;
+    // typeof first: subtracting a bigint would throw an untyped TypeError.
+    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
+      const kind = type.plainKind;
+      if (kind === K_U32) return Atomics.load(r.u32, off >>> 2) as T;
+      if (type.kind !== K_COMPOSITE) return readAligned(r.c0, type, off) as T;
     }
     return this.readObjSlow(type, addr);
   }
@@ -506,16 +504,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   writeObj<T>(type: ValueType<T>, value: T, addr: number): void {
     const r = this.hot;
-    const off = addr - r.startAddr;
-    if (
-      typeof addr === 'number' &&
-      off >>> 0 === off &&
-      off + type?.size <= r.wEnd &&
-      (off & (type.size - 1)) === 0 &&
-      fitsInline(type.kind, value)
-    ) {
-      writeAligned(r.c0, type, off, value);
-      return;
+    // typeof first: subtracting a bigint would throw an untyped TypeError.
+    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
+      const kind = type.plainKind;
+      if (kind === K_U32 && (value as number) >>> 0 === value) {
+        Atomics.store(r.u32, off >>> 2, value as number);
+        return;
+      }
+      if (fitsInline(type.kind, value)) {
+        writeAligned(r.c0, type, off, value);
+        return;
+      }
     }
     this.writeObjSlow(type, value, addr);
   }
@@ -542,36 +543,31 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
     const r = this.hot;
-    const off = addr - r.startAddr;
-    if (
-      typeof addr === 'number' &&
-      off >>> 0 === off &&
-      off + type?.size <= r.rEnd &&
-      !type.swap &&
-      (off & (type.size - 1)) === 0
-    ) {
-      const v = r.c0;
-      switch (type.kind) {
-        case K_U8:
-          return v.u8[off] as T;
-        case K_U16:
-          return v.u16[off >>> 1] as T;
+    // typeof first: subtracting a bigint would throw an untyped TypeError.
+    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
+      switch (type.plainKind) {
         case K_U32:
-          return v.u32[off >>> 2] as T;
-        case K_I8:
-          return v.i8[off] as T;
-        case K_I16:
-          return v.i16[off >>> 1] as T;
+          return r.u32[off >>> 2] as T;
+        case K_U8:
+          return r.u8[off] as T;
+        case K_U16:
+          return r.u16[off >>> 1] as T;
         case K_I32:
-          return v.i32[off >>> 2] as T;
-        case K_F32:
-          return v.f32[off >>> 2] as T;
+          return r.i32[off >>> 2] as T;
+        case K_I8:
+          return r.i8[off] as T;
+        case K_I16:
+          return r.i16[off >>> 1] as T;
         case K_F64:
-          return v.f64[off >>> 3] as T;
+          return r.f64[off >>> 3] as T;
+        case K_F32:
+          return r.f32[off >>> 2] as T;
         case K_U64:
-          return v.u64[off >>> 3] as T;
+          return r.u64[off >>> 3] as T;
         case K_I64:
-          return v.i64[off >>> 3] as T;
+          return r.i64[off >>> 3] as T;
         default:
           break;
       }
@@ -582,43 +578,35 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
     const r = this.hot;
-    const off = addr - r.startAddr;
-    if (
-      typeof addr === 'number' &&
-      off >>> 0 === off &&
-      off + type?.size <= r.wEnd &&
-      !type.swap &&
-      (off & (type.size - 1)) === 0 &&
-      fitsInline(type.kind, value)
-    ) {
-      const v = r.c0;
-      switch (type.kind) {
+    // typeof first: subtracting a bigint would throw an untyped TypeError.
+    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0 && fitsInline(type.plainKind, value)) {
+      switch (type.plainKind) {
+        case K_U32:
+          r.u32[off >>> 2] = value as number;
+          return;
         case K_U8:
-          v.u8[off] = value as number;
+          r.u8[off] = value as number;
           return;
         case K_U16:
-          v.u16[off >>> 1] = value as number;
-          return;
-        case K_U32:
-          v.u32[off >>> 2] = value as number;
-          return;
-        case K_I8:
-          v.i8[off] = value as number;
-          return;
-        case K_I16:
-          v.i16[off >>> 1] = value as number;
+          r.u16[off >>> 1] = value as number;
           return;
         case K_I32:
-          v.i32[off >>> 2] = value as number;
+          r.i32[off >>> 2] = value as number;
           return;
-        case K_F32:
-          v.f32[off >>> 2] = value as number;
+        case K_I8:
+          r.i8[off] = value as number;
+          return;
+        case K_I16:
+          r.i16[off >>> 1] = value as number;
           return;
         case K_F64:
-          v.f64[off >>> 3] = value as number;
+          r.f64[off >>> 3] = value as number;
           return;
         default:
-          break;
+          r.f32[off >>> 2] = value as number;
+          return;
       }
     }
     this.writeObjSlow(type, value, addr);
@@ -699,16 +687,29 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   load<T>(type: ValueType<T>, addr: number): T {
     const r = this.hot;
-    const off = addr - r.startAddr;
-    if (
-      typeof addr === 'number' &&
-      off >>> 0 === off &&
-      off + type?.size <= r.rEnd &&
-      type.atomicKind >= 0 &&
-      (off & (type.size - 1)) === 0
-    ) {
-      return loadKind(r.c0, type.atomicKind, off) as T;
+    // typeof first: subtracting a bigint would throw an untyped TypeError.
+    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
+      switch (type.atomicKind) {
+        case K_U32:
+          return Atomics.load(r.u32, off >>> 2) as T;
+        case K_U8:
+          return Atomics.load(r.u8, off) as T;
+        case K_U16:
+          return Atomics.load(r.u16, off >>> 1) as T;
+        case K_I32:
+          return Atomics.load(r.i32, off >>> 2) as T;
+        case K_U64:
+          return Atomics.load(r.u64, off >>> 3) as T;
+        default:
+          if (type.atomicKind >= 0) return loadKind(r.c0, type.atomicKind, off) as T;
+      }
     }
+    return this.loadSlow(type, addr);
+  }
+
+  private loadSlow<T>(type: ValueType<T>, addr: number): T {
     const t = checkAtomicType(type);
     const target = this.atomicTarget(addr, t.size);
     return checkedLoad(target.hm, t, addr - target.startAddr, addr) as T;
@@ -717,17 +718,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
     const r = this.hot;
-    const off = addr - r.startAddr;
-    if (
-      typeof addr === 'number' &&
-      off >>> 0 === off &&
-      off + type?.size <= r.wEnd &&
-      type.atomicKind >= 0 &&
-      (off & (type.size - 1)) === 0 &&
-      fitsInline(type.atomicKind, value)
-    ) {
-      storeKind(r.c0, type.atomicKind, off, value as number);
-      return;
+    // typeof first: subtracting a bigint would throw an untyped TypeError.
+    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
+      const kind = type.atomicKind;
+      if (kind === K_U32 && (value as number) >>> 0 === value) {
+        Atomics.store(r.u32, off >>> 2, value as number);
+        return;
+      }
+      if (kind >= 0 && fitsInline(kind, value)) {
+        storeKind(r.c0, kind, off, value as number);
+        return;
+      }
     }
     const t = checkAtomicType(type);
     checkOperand(t, value);

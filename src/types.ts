@@ -53,6 +53,8 @@ export class ValueType<T> {
   readonly kind: number;
   /** @internal The kind for atomic operations, or -1 if atomics do not take this type. */
   readonly atomicKind: number;
+  /** @internal The scalar kind if its bytes are in host order (plain typed-array access), else -1. */
+  readonly plainKind: number;
   /** @internal Whether the in-memory bytes are little-endian (DataView's flag). */
   readonly little: boolean;
   /** @internal Whether the in-memory byte order differs from the host's. */
@@ -85,6 +87,7 @@ export class ValueType<T> {
     this.little = little;
     this.swap = little !== HOST_LITTLE_ENDIAN;
     this.atomicKind = form === Form.Scalar && !this.swap && kind <= K_I64 && !/^[lb]e/.test(name) ? kind : -1;
+    this.plainKind = form === Form.Scalar && !this.swap ? kind : -1;
     this.form = form;
     this.fields = fields;
     this.element = element;

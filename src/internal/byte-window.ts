@@ -68,6 +68,18 @@ export abstract class ByteWindow {
   readonly wEnd: number;
   /** @internal hm.c0, one load closer to the fast paths. */
   readonly c0: Views;
+  // Chunk 0's views copied onto the window itself, so a fast-path access is one field load
+  // from the object the caller already holds (GuestMemoryMmap caches its last region).
+  /** @internal */ readonly u8: Uint8Array;
+  /** @internal */ readonly i8: Int8Array;
+  /** @internal */ readonly u16: Uint16Array;
+  /** @internal */ readonly i16: Int16Array;
+  /** @internal */ readonly u32: Uint32Array;
+  /** @internal */ readonly i32: Int32Array;
+  /** @internal */ readonly u64: BigUint64Array;
+  /** @internal */ readonly i64: BigInt64Array;
+  /** @internal */ readonly f32: Float32Array;
+  /** @internal */ readonly f64: Float64Array;
 
   /** @internal */
   constructor(hm: HostMemory, base: number, len: number, level: number) {
@@ -79,6 +91,16 @@ export abstract class ByteWindow {
     this.rEnd = hm.readable ? inChunk0 : 0;
     this.wEnd = hm.writable ? inChunk0 : 0;
     this.c0 = hm.c0;
+    this.u8 = hm.c0.u8;
+    this.i8 = hm.c0.i8;
+    this.u16 = hm.c0.u16;
+    this.i16 = hm.c0.i16;
+    this.u32 = hm.c0.u32;
+    this.i32 = hm.c0.i32;
+    this.u64 = hm.c0.u64;
+    this.i64 = hm.c0.i64;
+    this.f32 = hm.c0.f32;
+    this.f64 = hm.c0.f64;
   }
 
   /** @internal The error for [offset, offset + count) not inside the window. */
