@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    // Lifetime tests force garbage collection to watch mappings being unmapped.
+    execArgv: ['--expose-gc'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // The JSON report is what .ci/run counts; the default reporter is for people.
