@@ -480,7 +480,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       const kind = type.plainKind;
       if (kind === K_U32) return Atomics.load(r.u32, off >>> 2) as T;
-      if (type.kind !== K_COMPOSITE) return readAligned(r.c0, type, off) as T;
+      if (type.kind >= 0) return readAligned(r.c0, type, off) as T;
     }
     return this.readObjSlow(type, addr);
   }
@@ -509,7 +509,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const kind = type.plainKind;
-      if (kind === K_U32 && (value as number) >>> 0 === value) {
+      if (kind === K_U32 && typeof value === 'number' && value >>> 0 === value) {
         Atomics.store(r.u32, off >>> 2, value as number);
         return;
       }
@@ -723,7 +723,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const kind = type.atomicKind;
-      if (kind === K_U32 && (value as number) >>> 0 === value) {
+      if (kind === K_U32 && typeof value === 'number' && value >>> 0 === value) {
         Atomics.store(r.u32, off >>> 2, value as number);
         return;
       }
@@ -765,10 +765,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
     const r = this.hot;
-    const off = addr - r.startAddr;
+    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (
-      typeof addr === 'number' &&
       off >>> 0 === off &&
+      typeof value === 'number' &&
       off + type?.size <= r.wEnd &&
       (off & 3) === 0 &&
       type.atomicKind === K_U32 &&

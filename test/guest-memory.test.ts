@@ -147,8 +147,14 @@ describe.each(variants)('GuestMemoryMmap (%s)', (_name, make) => {
     expect([...bigger].map((r) => r.startAddr)).toEqual([0, 0x8000, 0x10000]);
     bigger.writeObj(u32, 0xabcd, 0x8004);
     expect(extra.readObj(u32, 4)).toBe(0xabcd);
-    expectGuestError(() => bigger.insertRegion(new GuestRegionMmap(MmapRegion.create(0x1000), 0x8800)), 'MemoryRegionOverlap');
-    expectGuestError(() => bigger.insertRegion(new GuestRegionMmap(MmapRegion.create(0x1000), 0x8000)), 'MemoryRegionOverlap');
+    expectGuestError(
+      () => bigger.insertRegion(new GuestRegionMmap(MmapRegion.create(0x1000), 0x8800)),
+      'MemoryRegionOverlap',
+    );
+    expectGuestError(
+      () => bigger.insertRegion(new GuestRegionMmap(MmapRegion.create(0x1000), 0x8000)),
+      'MemoryRegionOverlap',
+    );
     const [smaller, removed] = bigger.removeRegion(0x8000, 0x1000);
     expect(removed).toBe(extra);
     expect(smaller.numRegions).toBe(2);

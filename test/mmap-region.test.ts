@@ -4,7 +4,8 @@ import { constants, FileOffset, MmapRegion, u32, u64, u8, liveMappings, GuestMem
 import { expectArgError, expectGuestError } from './helpers/expect-error.js';
 import { tempFile } from './helpers/temp-file.js';
 
-const { PROT_READ, PROT_WRITE, PROT_NONE, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, MAP_ANONYMOUS, MAP_FIXED } = constants;
+const { PROT_READ, PROT_WRITE, PROT_NONE, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, MAP_ANONYMOUS, MAP_FIXED } =
+  constants;
 const RW = PROT_READ | PROT_WRITE;
 
 describe('MmapRegion (vm-memory reference tests)', () => {
@@ -37,12 +38,18 @@ describe('MmapRegion (vm-memory reference tests)', () => {
     const prot = RW;
     const flags = MAP_NORESERVE | MAP_PRIVATE;
     // start + size overflows u64
-    expectGuestError(() => MmapRegion.build(new FileOffset(fd, 2n ** 64n - 1n), 1000, prot, flags), 'InvalidOffsetLength');
+    expectGuestError(
+      () => MmapRegion.build(new FileOffset(fd, 2n ** 64n - 1n), 1000, prot, flags),
+      'InvalidOffsetLength',
+    );
     // past the end of the (empty) file
     expectGuestError(() => MmapRegion.build(new FileOffset(fd, 4096), 1000, prot, flags), 'MappingPastEof');
     // MAP_FIXED is checked before anything else, even with a bad offset
     expectGuestError(() => MmapRegion.build(new FileOffset(fd, 4096), 1000, prot, flags | MAP_FIXED), 'MapFixed');
-    expectGuestError(() => MmapRegion.build(new FileOffset(fd, 2n ** 64n - 1n), 1000, prot, flags | MAP_FIXED), 'MapFixed');
+    expectGuestError(
+      () => MmapRegion.build(new FileOffset(fd, 2n ** 64n - 1n), 1000, prot, flags | MAP_FIXED),
+      'MapFixed',
+    );
     ftruncateSync(fd, 1024 * 10);
     // offset not page aligned: the OS says EINVAL
     expectGuestError(() => MmapRegion.build(new FileOffset(fd, 4095), 1000, prot, flags), 'Mmap', { errno: 22 });

@@ -175,12 +175,7 @@ export abstract class ByteWindow {
    * @example const n = slice.readObj(u32, 8);
    */
   readObj<T>(type: ValueType<T>, addr: number): T {
-    if (
-      typeof addr === 'number' &&
-      addr >>> 0 === addr &&
-      addr + type?.size <= this.rEnd &&
-      type.kind !== K_COMPOSITE
-    ) {
+    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.rEnd && type.kind >= 0) {
       const abs = this.base + addr;
       if ((abs & (type.size - 1)) === 0) return readAligned(this.c0, type, abs) as T;
     }
@@ -398,6 +393,7 @@ export abstract class ByteWindow {
  * which validates them (bigints allocate anyway).
  */
 export function fitsInline(kind: number, value: unknown): boolean {
+  if (typeof value !== 'number') return false;
   switch (kind) {
     case K_U8:
       return ((value as number) & 0xff) === value;

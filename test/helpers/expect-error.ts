@@ -13,7 +13,13 @@ export function expectGuestError(fn: () => unknown, kind: GuestMemoryErrorKind, 
   expect(caught, `expected ${kind}`).toBeInstanceOf(GuestMemoryError);
   const err = caught as GuestMemoryError;
   expect(err.kind).toBe(kind);
-  expect(err.code).toBe('ERR_GUESTMEM_' + kind.replace(/([a-z])([A-Z])/g, '$1_$2').replace(/^IOE/, 'IO_E').toUpperCase());
+  expect(err.code).toBe(
+    'ERR_GUESTMEM_' +
+      kind
+        .replace(/([a-z])([A-Z])/g, '$1_$2')
+        .replace(/^IOE/, 'IO_E')
+        .toUpperCase(),
+  );
   for (const [k, v] of Object.entries(fields)) expect((err as unknown as Record<string, unknown>)[k], k).toEqual(v);
   return err;
 }
