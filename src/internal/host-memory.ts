@@ -34,14 +34,18 @@ export class Views {
     this.len = len;
     this.u8 = new Uint8Array(buffer, start, len);
     this.i8 = new Int8Array(buffer, start, len);
-    this.u16 = new Uint16Array(buffer, start, len >>> 1);
-    this.i16 = new Int16Array(buffer, start, len >>> 1);
-    this.u32 = new Uint32Array(buffer, start, len >>> 2);
-    this.i32 = new Int32Array(buffer, start, len >>> 2);
-    this.u64 = new BigUint64Array(buffer, start, Math.floor(len / 8));
-    this.i64 = new BigInt64Array(buffer, start, Math.floor(len / 8));
-    this.f32 = new Float32Array(buffer, start, len >>> 2);
-    this.f64 = new Float64Array(buffer, start, Math.floor(len / 8));
+    // Plain division: a full chunk is 2^32 bytes, which `>>>` would wrap to 0.
+    const n16 = Math.floor(len / 2);
+    const n32 = Math.floor(len / 4);
+    const n64 = Math.floor(len / 8);
+    this.u16 = new Uint16Array(buffer, start, n16);
+    this.i16 = new Int16Array(buffer, start, n16);
+    this.u32 = new Uint32Array(buffer, start, n32);
+    this.i32 = new Int32Array(buffer, start, n32);
+    this.u64 = new BigUint64Array(buffer, start, n64);
+    this.i64 = new BigInt64Array(buffer, start, n64);
+    this.f32 = new Float32Array(buffer, start, n32);
+    this.f64 = new Float64Array(buffer, start, n64);
   }
 }
 
