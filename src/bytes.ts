@@ -5,14 +5,14 @@
  * `readExactFrom`, `writeAllTo` do all or throw PartialBuffer; `load`/`store` and the RMW
  * operations are atomic (seq-cst, naturally aligned, integer types only).
  */
-import type { ValueType } from './types.js';
+import type { ValueType, WriteValue } from './types.js';
 
 export interface Bytes<A> {
   write(buf: Uint8Array, addr: A): number;
   read(buf: Uint8Array, addr: A): number;
   writeSlice(buf: Uint8Array, addr: A): void;
   readSlice(buf: Uint8Array, addr: A): void;
-  writeObj<T>(type: ValueType<T>, value: T, addr: A): void;
+  writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: A): void;
   readObj<T>(type: ValueType<T>, addr: A): T;
   readFrom(addr: A, fd: number, count: number): number;
   readExactFrom(addr: A, fd: number, count: number): void;

@@ -78,6 +78,7 @@ import {
   K_U64,
   K_U8,
   type ValueType,
+  type WriteValue,
 } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
 
@@ -502,7 +503,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * Throws InvalidGuestAddress, PartialBuffer (after writing what fits).
    * @example mem.writeObj(u64, 0xffn, 0x2000)
    */
-  writeObj<T>(type: ValueType<T>, value: T, addr: number): void {
+  writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     const r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     const off = typeof addr === 'number' ? addr - r.startAddr : -1;
@@ -521,7 +522,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     this.writeObjSlow(type, value, addr);
   }
 
-  private writeObjSlow<T>(type: ValueType<T>, value: T, addr: number): void {
+  private writeObjSlow<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     checkType(type);
     checkIndex('addr', addr);
     if (type.kind !== K_COMPOSITE) checkOperand(type, value);

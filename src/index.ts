@@ -23,7 +23,7 @@ export {
   array,
   ValueType,
 } from './types.js';
-export type { ValueOf } from './types.js';
+export type { ValueOf, WriteValue } from './types.js';
 export { constants } from './constants.js';
 export type { MmapConstants } from './constants.js';
 export { FileOffset } from './file-offset.js';

@@ -259,6 +259,12 @@ export const be16 = scalar<number>('be16', 2, K_U16, false);
 export const be32 = scalar<number>('be32', 4, K_U32, false);
 export const be64 = scalar<bigint>('be64', 8, K_U64, false);
 
+/**
+ * What `writeObj`/`store` accept for a type: its value, and for array types any array-like of
+ * the elements (a typed array, say).
+ */
+export type WriteValue<T> = T | (T extends readonly (infer E)[] ? ArrayLike<E> : never);
+
 /** The JavaScript value of a ByteValued type. */
 export type ValueOf<V> = V extends ValueType<infer T> ? T : never;
 type FieldList = readonly (readonly [string, ValueType<unknown>])[];

@@ -15,7 +15,7 @@ import { outOfBounds } from './internal/errs.js';
 import { checkOperand, readObjAt, requireRead, requireWrite, writeObjAt } from './internal/access.js';
 import type { HostMemory } from './internal/host-memory.js';
 import { native } from './native.js';
-import { K_COMPOSITE, type ValueType } from './types.js';
+import { K_COMPOSITE, type ValueType, type WriteValue } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
 
 export class VolatileRef<T> {
@@ -43,7 +43,7 @@ export class VolatileRef<T> {
   }
 
   /** Writes the value (atomic if a naturally aligned scalar), after checking it fits the type. */
-  store(value: T): void {
+  store(value: WriteValue<T>): void {
     if (this.type.kind !== K_COMPOSITE) checkOperand(this.type, value);
     writeObjAt(this.hm, this.type, value, this.abs, 0);
   }

@@ -129,10 +129,16 @@ function outcome(f: () => unknown): unknown {
 }
 
 const layoutArb = fc
-  .array(fc.record({ gap: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0x3000 })), size: fc.integer({ min: 1, max: 0x2400 }) }), {
-    minLength: 1,
-    maxLength: 4,
-  })
+  .array(
+    fc.record({
+      gap: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0x3000 })),
+      size: fc.integer({ min: 1, max: 0x2400 }),
+    }),
+    {
+      minLength: 1,
+      maxLength: 4,
+    },
+  )
   .map((parts) => {
     let at = 0;
     return parts.map(({ gap, size }) => {
@@ -144,7 +150,13 @@ const layoutArb = fc
 
 const scalarTypes = [u8, u16, u32, i32, be32, u64, f64] as ValueType<unknown>[];
 const valueFor = (t: ValueType<unknown>, seed: number): unknown =>
-  t === u64 ? BigInt(seed) * 0x100000001n : t === f64 ? seed / 7 : t === i32 ? (seed | 0) - 0x4000 : seed % 2 ** (t.size * 8);
+  t === u64
+    ? BigInt(seed) * 0x100000001n
+    : t === f64
+      ? seed / 7
+      : t === i32
+        ? (seed | 0) - 0x4000
+        : seed % 2 ** (t.size * 8);
 
 type Op =
   | { op: 'write'; addr: number; len: number; seed: number }

@@ -1,7 +1,7 @@
 // Cross-thread sharing with real worker threads: every worker has a timeout and is terminated.
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileOffset, GuestMemoryMmap, u32, u64 } from '../src/index.js';
+import { FileOffset, GuestMemoryMmap, u32 } from '../src/index.js';
 import { tempFile } from './helpers/temp-file.js';
 
 const fixture = new URL('./fixtures/memory-worker.mjs', import.meta.url);
@@ -91,6 +91,8 @@ describe('sharing guest memory with worker threads', () => {
     expect(() => GuestMemoryMmap.fromShared({} as never)).toThrow(TypeError);
     expect(() => GuestMemoryMmap.fromShared(null as never)).toThrow(TypeError);
     const ok = GuestMemoryMmap.fromRanges([[0, 0x1000]]).share();
-    expect(() => GuestMemoryMmap.fromShared({ ...ok, regions: [{ guestBase: 0, mapping: {} }] } as never)).toThrow(TypeError);
+    expect(() => GuestMemoryMmap.fromShared({ ...ok, regions: [{ guestBase: 0, mapping: {} }] } as never)).toThrow(
+      TypeError,
+    );
   });
 });

@@ -47,7 +47,19 @@ import {
   requireWrite,
   writeObjAt,
 } from './access.js';
-import { K_COMPOSITE, K_F32, K_F64, K_I16, K_I32, K_I8, K_U16, K_U32, K_U8, type ValueType } from '../types.js';
+import {
+  K_COMPOSITE,
+  K_F32,
+  K_F64,
+  K_I16,
+  K_I32,
+  K_I8,
+  K_U16,
+  K_U32,
+  K_U8,
+  type ValueType,
+  type WriteValue,
+} from '../types.js';
 
 /** How a window reports bounds errors. */
 export const LEVEL_SLICE = 0;
@@ -200,7 +212,7 @@ export abstract class ByteWindow {
    * before anything is written. Throws PartialBuffer after writing the part that fits.
    * @example slice.writeObj(u16, 0xbeef, 2)
    */
-  writeObj<T>(type: ValueType<T>, value: T, addr: number): void {
+  writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.wEnd) {
       const abs = this.base + addr;
       if ((abs & (type.size - 1)) === 0 && fitsInline(type.kind, value)) {
@@ -211,7 +223,7 @@ export abstract class ByteWindow {
     this.writeObjSlow(type, value, addr);
   }
 
-  private writeObjSlow<T>(type: ValueType<T>, value: T, addr: number): void {
+  private writeObjSlow<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     checkType(type);
     checkIndex('addr', addr);
     const size = type.size;
