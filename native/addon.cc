@@ -28,7 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flush", Napi::Function::New(env, Flush));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings));
   exports.Set("externalMemoryAllowed", Napi::Function::New(env, ExternalMemoryAllowed));
-  exports.Set("copy", Napi::Function::New(env, Copy));
+  exports.Set("copy", MakeCopyFunction(env));
   exports.Set("readFd", Napi::Function::New(env, ReadFd));
   exports.Set("writeFd", Napi::Function::New(env, WriteFd));
   Napi::Object constants = Napi::Object::New(env);

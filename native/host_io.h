@@ -7,8 +7,8 @@
 namespace guestmem {
 
 // copy(dst, dstOffset, src, srcOffset, count): memmove between two byte containers
-// (SharedArrayBuffer, ArrayBuffer or any ArrayBufferView), bounds-checked.
-Napi::Value Copy(const Napi::CallbackInfo& info);
+// (SharedArrayBuffer or ArrayBuffer; views are passed as buffer + offset), bounds-checked.
+Napi::Value MakeCopyFunction(Napi::Env env);
 // readFd(fd, buffer, offset, count) -> bytes read by one read(2) (0 at end of file).
 Napi::Value ReadFd(const Napi::CallbackInfo& info);
 // writeFd(fd, buffer, offset, count) -> bytes written by one write(2).

@@ -11,13 +11,8 @@ export interface NativeAddon {
   flush(buffer: SharedArrayBuffer): void;
   liveMappings(): number;
   externalMemoryAllowed(): boolean;
-  copy(
-    dst: ArrayBufferView | SharedArrayBuffer,
-    dstOffset: number,
-    src: ArrayBufferView | SharedArrayBuffer,
-    srcOffset: number,
-    count: number,
-  ): void;
+  /** memmove between two buffers at absolute byte offsets (views: pass view.buffer + offset). */
+  copy(dst: ArrayBufferLike, dstOffset: number, src: ArrayBufferLike, srcOffset: number, count: number): void;
   readFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number): number;
   writeFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number): number;
   constants: Record<string, number>;

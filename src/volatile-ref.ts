@@ -13,8 +13,7 @@
 import { checkIndex, typeError } from './internal/args.js';
 import { outOfBounds } from './internal/errs.js';
 import { checkOperand, readObjAt, requireRead, requireWrite, writeObjAt } from './internal/access.js';
-import type { HostMemory } from './internal/host-memory.js';
-import { native } from './native.js';
+import { copyIn, copyView, type HostMemory } from './internal/host-memory.js';
 import { K_COMPOSITE, type ValueType, type WriteValue } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
 
@@ -141,7 +140,7 @@ export class VolatileArrayRef<T> {
     if (count === 0) return 0;
     requireRead(this.hm, 0);
     if (this.bulkCompatible(arr)) {
-      native.copy(arr as unknown as ArrayBufferView, 0, this.hm.buffer, this.abs, count * this.type.size);
+      copyView(this.hm, this.abs, arr as unknown as ArrayBufferView, count * this.type.size, false);
       return count;
     }
     for (let i = 0; i < count; i++) arr[i] = readObjAt(this.hm, this.type, this.abs + i * this.type.size, 0) as T;
@@ -160,7 +159,7 @@ export class VolatileArrayRef<T> {
     if (count === 0) return;
     if (this.bulkCompatible(arr)) {
       requireWrite(this.hm, 0);
-      native.copy(this.hm.buffer, this.abs, arr as unknown as ArrayBufferView, 0, count * this.type.size);
+      copyView(this.hm, this.abs, arr as unknown as ArrayBufferView, count * this.type.size, true);
       return;
     }
     if (this.type.kind !== K_COMPOSITE) {
@@ -174,6 +173,6 @@ export class VolatileArrayRef<T> {
     const dv = new DataView(bytes.buffer);
     for (let i = 0; i < count; i++) this.type.encode(dv, i * size, arr[i] as T, `arr[${i}]`);
     requireWrite(this.hm, 0);
-    native.copy(this.hm.buffer, this.abs, bytes, 0, bytes.length);
+    copyIn(this.hm, this.abs, bytes, 0, bytes.length);
   }
 }

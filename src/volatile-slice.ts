@@ -18,8 +18,7 @@ import { checkIndex, typeError } from './internal/args.js';
 import { outOfBounds, tooBig } from './internal/errs.js';
 import { ByteWindow, LEVEL_SLICE } from './internal/byte-window.js';
 import { checkType, requireRead, requireWrite } from './internal/access.js';
-import { copyBetween, type HostMemory } from './internal/host-memory.js';
-import { native } from './native.js';
+import { copyBetween, copyView, type HostMemory } from './internal/host-memory.js';
 import type { ValueType } from './types.js';
 import { VolatileArrayRef, VolatileRef } from './volatile-ref.js';
 
@@ -117,7 +116,7 @@ export class VolatileSlice extends ByteWindow {
     const count = Math.min(Math.floor(this.len / el), arr.length);
     if (count > 0) {
       requireRead(this.hm, 0);
-      native.copy(arr, 0, this.hm.buffer, this.base, count * el);
+      copyView(this.hm, this.base, arr, count * el, false);
     }
     return count;
   }
@@ -129,7 +128,7 @@ export class VolatileSlice extends ByteWindow {
     const count = Math.min(Math.floor(this.len / el), arr.length);
     if (count > 0) {
       requireWrite(this.hm, 0);
-      native.copy(this.hm.buffer, this.base, arr, 0, count * el);
+      copyView(this.hm, this.base, arr, count * el, true);
     }
   }
 

@@ -310,30 +310,53 @@ export function atomicNotify(hm: HostMemory, abs: number, count: number | undefi
 }
 
 /**
- * Copies below this size run as a JavaScript byte loop; above it, one native memmove, which
- * runs at memcpy speed whatever the two buffers' alignment (TypedArray.prototype.set on a
- * SharedArrayBuffer copies byte by byte when the alignments differ). Measured in bench/.
+ * Copy strategy, by size and relative alignment (measured in bench/copy.bench.js):
+ * - up to TINY_COPY bytes, a byte loop (no call, no allocation);
+ * - up to SMALL_COPY bytes with both sides at the same offset mod 8, TypedArray.prototype.set
+ *   on a subarray (V8 copies word by word, but a call into the addon costs more);
+ * - everything else, one native memmove: it runs at memcpy speed whatever the alignment,
+ *   while TypedArray.prototype.set on a SharedArrayBuffer copies byte by byte when the two
+ *   sides are not equally aligned.
  */
-export const SMALL_COPY = 32;
+export const TINY_COPY = 16;
+export const SMALL_COPY = 512;
 
-/** Copies `n` bytes of the mapping at `abs` into `dst` at `dstOff`. */
+/** Copies `n` bytes of the mapping at `abs` into `dst` at byte `dstOff` of the view. */
 export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: number, n: number): void {
   if (n <= SMALL_COPY && abs + n <= CHUNK) {
     const u8 = hm.c0.u8;
-    for (let i = 0; i < n; i++) dst[dstOff + i] = u8[abs + i]!;
-    return;
+    if (n <= TINY_COPY) {
+      for (let i = 0; i < n; i++) dst[dstOff + i] = u8[abs + i]!;
+      return;
+    }
+    if (((abs ^ (dst.byteOffset + dstOff)) & 7) === 0) {
+      dst.set(u8.subarray(abs, abs + n), dstOff);
+      return;
+    }
   }
-  native.copy(dst, dstOff, hm.buffer, abs, n);
+  native.copy(dst.buffer, dst.byteOffset + dstOff, hm.buffer, abs, n);
 }
 
-/** Copies `n` bytes of `src` at `srcOff` into the mapping at `abs`. */
+/** Copies `n` bytes of `src` from byte `srcOff` of the view into the mapping at `abs`. */
 export function copyIn(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
   if (n <= SMALL_COPY && abs + n <= CHUNK) {
     const u8 = hm.c0.u8;
-    for (let i = 0; i < n; i++) u8[abs + i] = src[srcOff + i]!;
-    return;
+    if (n <= TINY_COPY) {
+      for (let i = 0; i < n; i++) u8[abs + i] = src[srcOff + i]!;
+      return;
+    }
+    if (((abs ^ (src.byteOffset + srcOff)) & 7) === 0) {
+      u8.set(srcOff === 0 && n === src.length ? src : src.subarray(srcOff, srcOff + n), abs);
+      return;
+    }
   }
-  native.copy(hm.buffer, abs, src, srcOff, n);
+  native.copy(hm.buffer, abs, src.buffer, src.byteOffset + srcOff, n);
+}
+
+/** Copies the first `n` bytes of any typed array's memory into the mapping, or out of it. */
+export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: number, toMapping: boolean): void {
+  if (toMapping) native.copy(hm.buffer, abs, view.buffer, view.byteOffset, n);
+  else native.copy(view.buffer, view.byteOffset, hm.buffer, abs, n);
 }
 
 /** Copies between two mappings (or within one; overlapping ranges are handled like memmove). */
