@@ -93,15 +93,11 @@ export type AccessFn = (offset: number, count: number, regionOffset: number, reg
 
 const token = Symbol('GuestMemoryMmap');
 
-/** A region no address ever hits: the cache's value while none has been looked up. */
-let sentinel: GuestRegionMmap | undefined;
-function noRegion(): GuestRegionMmap {
-  sentinel ??= new GuestRegionMmap(
-    MmapRegion.fromShared({ buffer: new SharedArrayBuffer(0), prot: 0, flags: 0, hostAddress: 0n }),
-    0,
-  );
-  return sentinel;
-}
+/** A region of length 0 that no address hits: what `locate` returns for unmapped addresses. */
+const NO_REGION = new GuestRegionMmap(
+  MmapRegion.fromShared({ buffer: new SharedArrayBuffer(0), prot: 0, flags: 0, hostAddress: 0n }),
+  0,
+);
 
 /** Checks the layout rules in vm-memory's order; `spans` are [start, size] sorted as given. */
 function checkLayout(spans: readonly (readonly [number, number])[]): void {
@@ -149,7 +145,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       throw typeError('arguments', 'none (use fromRanges/fromRegions)', args[0]);
     this.regions = Object.freeze(regions.slice());
     this.starts = this.regions.map((r) => r.startAddr);
-    this.hot = this.regions[0] ?? noRegion();
+    this.hot = this.regions[0] ?? NO_REGION;
   }
 
   // ---- construction ----------------------------------------------------------------------------
@@ -268,8 +264,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     return this.regions[Symbol.iterator]();
   }
 
-  /** @internal The region holding `addr` (a valid index), or undefined; updates the cache. */
-  lookup(addr: number): GuestRegionMmap | undefined {
+  /**
+   * @internal The region holding `addr` (any number), or NO_REGION; updates the cache. The fast
+   * paths call this first, so a cache miss costs a binary search, not the validating slow path.
+   */
+  locate(addr: number): GuestRegionMmap {
     const hot = this.hot;
     if (addr >= hot.startAddr && addr - hot.startAddr < hot.len) return hot;
     const starts = this.starts;
@@ -280,11 +279,17 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       if (starts[mid]! <= addr) lo = mid + 1;
       else hi = mid - 1;
     }
-    if (hi < 0) return undefined;
+    if (hi < 0) return NO_REGION;
     const r = this.regions[hi]!;
-    if (addr - r.startAddr >= r.len) return undefined;
+    if (!(addr - r.startAddr < r.len)) return NO_REGION;
     this.hot = r;
     return r;
+  }
+
+  /** @internal The region holding `addr`, or undefined. */
+  lookup(addr: number): GuestRegionMmap | undefined {
+    const r = this.locate(addr);
+    return r === NO_REGION ? undefined : r;
   }
 
   /** The region containing `addr`, or undefined. */
@@ -474,9 +479,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example const flags = mem.readObj(u32, 0x1000);
    */
   readObj<T>(type: ValueType<T>, addr: number): T {
-    const r = this.hot;
+    let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
-    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      off = addr - r.startAddr;
+    }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       const kind = type.plainKind;
@@ -504,9 +513,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example mem.writeObj(u64, 0xffn, 0x2000)
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
-    const r = this.hot;
+    let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
-    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      off = addr - r.startAddr;
+    }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const kind = type.plainKind;
@@ -543,9 +556,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example const op = mem.readUnordered(u8, pc);
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
-    const r = this.hot;
+    let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
-    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      off = addr - r.startAddr;
+    }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       switch (type.plainKind) {
@@ -578,9 +595,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
 
   /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
-    const r = this.hot;
+    let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
-    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      off = addr - r.startAddr;
+    }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0 && fitsInline(type.plainKind, value)) {
       switch (type.plainKind) {
@@ -687,9 +708,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example mem.load(u32, 0x1000)
    */
   load<T>(type: ValueType<T>, addr: number): T {
-    const r = this.hot;
+    let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
-    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      off = addr - r.startAddr;
+    }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       switch (type.atomicKind) {
@@ -718,9 +743,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
 
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
-    const r = this.hot;
+    let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
-    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      off = addr - r.startAddr;
+    }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const kind = type.atomicKind;
@@ -765,8 +794,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example mem.fetchAdd(u32, COUNTER, 1)
    */
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
-    const r = this.hot;
-    const off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    let r = this.hot;
+    // typeof first: subtracting a bigint would throw an untyped TypeError.
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      off = addr - r.startAddr;
+    }
     if (
       off >>> 0 === off &&
       typeof value === 'number' &&

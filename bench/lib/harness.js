@@ -1,0 +1,95 @@
+// Shared harness for bench/*.bench.js: every case is measured with mitata (warm-up, many
+// samples, do_not_optimize) in the same process as its raw baseline, and reported as a ratio.
+//
+// A case's function performs `ops` operations per call (a loop over a precomputed address
+// table), so per-op times are not dominated by the harness's own call.
+import { measure, do_not_optimize } from 'mitata';
+
+export { do_not_optimize };
+
+/**
+ * @typedef {object} Case
+ * @property {string} name      e.g. 'guest load(u32)'
+ * @property {string} group     e.g. 'scalar hot 64 KiB'
+ * @property {() => unknown} fn one call = `ops` operations
+ * @property {number} ops       operations per call
+ * @property {number} [bytes]   bytes moved per operation (reports GB/s instead of ns/op)
+ * @property {string} [baseline] name of the case in the same group this one is compared with
+ */
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+
+/**
+ * Measures a group's cases in interleaved rounds (each round measures every case of the group
+ * once, briefly) and keeps the median of the rounds' medians, so slow drift in the machine's
+ * speed (shared cores, frequency changes) hits a case and its baseline alike.
+ * @param {string} file
+ * @param {Case[]} cases
+ */
+export async function runCases(file, cases) {
+  const samples = new Map(cases.map((c) => [c, []]));
+  const groups = [...new Set(cases.map((c) => c.group))];
+  for (const g of groups) {
+    const members = cases.filter((c) => c.group === g);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of members) {
+        const stats = await measure(c.fn, { min_cpu_time: 40e6, warmup_samples: round === 0 ? 20 : 2 });
+        samples.get(c).push(stats.p50 / c.ops);
+      }
+    }
+  }
+  const results = cases.map((c) => {
+    const v = samples.get(c).sort((a, b) => a - b);
+    const nsPerOp = v[v.length >> 1];
+    return {
+      file,
+      group: c.group,
+      name: c.name,
+      baseline: c.baseline ?? null,
+      nsPerOp,
+      spread: v[v.length - 1] / v[0],
+      gbps: c.bytes ? c.bytes / nsPerOp : null,
+    };
+  });
+  for (const r of results) {
+    if (!r.baseline) continue;
+    const base = results.find((b) => b.group === r.group && b.name === r.baseline);
+    // For time, ratio = ours / baseline (lower is better); for throughput, baseline / ours too,
+    // i.e. always "how many times the baseline's time we take".
+    r.ratio = base ? r.nsPerOp / base.nsPerOp : null;
+  }
+  if (process.argv.includes('--json')) {
+    process.stdout.write(JSON.stringify(results) + '\n');
+  } else {
+    printTable(results);
+  }
+  return results;
+}
+
+export function printTable(results) {
+  const rows = results.map((r) => [
+    r.group,
+    r.name,
+    r.gbps !== null ? `${r.gbps.toFixed(2)} GB/s` : `${r.nsPerOp.toFixed(2)} ns/op`,
+    r.baseline ? `${r.ratio?.toFixed(2)}x ${r.baseline}` : 'baseline',
+  ]);
+  const head = ['group', 'case', 'result', 'time vs baseline'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cols) => cols.map((c, i) => String(c).padEnd(widths[i])).join('  ');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
+
+/** A deterministic PRNG (xorshift32), so every run and every case uses the same addresses. */
+export function rng(seed = 0x9e3779b9) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}

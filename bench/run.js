@@ -1,0 +1,34 @@
+// npm run bench: runs every bench/*.bench.js in its own process (so JIT state and heap from one
+// file never leak into another), prints one table and writes JSON to bench/results/<date>/.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printTable } from './lib/harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.js'))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
+
+const all = [];
+for (const f of files) {
+  process.stderr.write(`running ${f} …\n`);
+  const out = execFileSync(process.execPath, ['--expose-gc', join(here, f), '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  all.push(...JSON.parse(out.trim().split('\n').pop()));
+}
+printTable(all);
+
+const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
+const dir = join(here, 'results', stamp);
+mkdirSync(dir, { recursive: true });
+const machine = { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length };
+writeFileSync(join(dir, 'results.json'), JSON.stringify({ machine, results: all }, null, 2));
+console.log(`\nwritten to ${join(dir, 'results.json')}`);
