@@ -1,0 +1,22 @@
+// The README's quick start is examples/quickstart.js: it must run as shown.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+describe('examples', () => {
+  it('quickstart.js runs and the worker sees and writes the same memory', () => {
+    const out = execFileSync(process.execPath, [new URL('../examples/quickstart.js', import.meta.url).pathname], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(out).toContain("addr: 2097152n");
+    expect(out).toContain('len: 512');
+    expect(out).toContain('and wrote c0ffee');
+  });
+
+  it('the README shows quickstart.js verbatim', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const example = readFileSync(new URL('../examples/quickstart.js', import.meta.url), 'utf8');
+    expect(readme).toContain(example.trim());
+  });
+});
