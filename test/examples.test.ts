@@ -9,7 +9,7 @@ describe('examples', () => {
       encoding: 'utf8',
       timeout: 20_000,
     });
-    expect(out).toContain("addr: 2097152n");
+    expect(out).toContain('addr: 2097152n');
     expect(out).toContain('len: 512');
     expect(out).toContain('and wrote c0ffee');
   });
