@@ -1,11 +1,13 @@
 // npm run bench: runs every bench/*.bench.js in its own process (so JIT state and heap from one
-// file never leak into another), prints one table and writes JSON to bench/results/<date>/.
+// file never leak into another), prints one table and writes
+// results.json, table.txt and a ratio chart ratios.svg to bench/results/<date>/.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { printTable } from './lib/harness.js';
+import { formatTable } from './lib/harness.js';
+import { ratioChart } from './lib/chart.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -24,11 +26,15 @@ for (const f of files) {
   });
   all.push(...JSON.parse(out.trim().split('\n').pop()));
 }
-printTable(all);
+const table = formatTable(all);
+console.log(table);
 
 const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
 const dir = join(here, 'results', stamp);
 mkdirSync(dir, { recursive: true });
 const machine = { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length };
 writeFileSync(join(dir, 'results.json'), JSON.stringify({ machine, results: all }, null, 2));
-console.log(`\nwritten to ${join(dir, 'results.json')}`);
+writeFileSync(join(dir, 'table.txt'), table + '\n');
+const title = `guestmem ${stamp} (Node ${machine.node}, ${machine.cores} cores)`;
+writeFileSync(join(dir, 'ratios.svg'), await ratioChart(all, title));
+console.log(`\nwritten to ${dir}/ (results.json, table.txt, ratios.svg)`);

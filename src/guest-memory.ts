@@ -38,8 +38,11 @@ import {
   checkOperand,
   checkType,
   checkWaitType,
+  decodeScalarScratch,
   decodeValue,
+  encodeScalarScratch,
   encodeValue,
+  scalarScratch,
   readObjAt,
   requireRead,
   requireWrite,
@@ -416,8 +419,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * The copy loop behind read/write: try_access semantics without a closure. Returns the bytes
    * moved; throws InvalidGuestAddress if `addr` is in no region, AccessDenied at a protected one.
    */
-  private transfer(buf: Uint8Array, addr: number, toGuest: boolean): number {
-    const count = buf.length;
+  private transfer(buf: Uint8Array, start: number, count: number, addr: number, toGuest: boolean): number {
     if (count === 0) return 0;
     let r = this.regionFor(addr);
     let total = 0;
@@ -427,10 +429,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       const n = Math.min(r.len - off, count - total);
       if (toGuest) {
         requireWrite(r.hm, cur);
-        copyIn(r.hm, off, buf, total, n);
+        copyIn(r.hm, off, buf, start + total, n);
       } else {
         requireRead(r.hm, cur);
-        copyOut(r.hm, off, buf, total, n);
+        copyOut(r.hm, off, buf, start + total, n);
       }
       total += n;
       if (total === count) return total;
@@ -448,14 +450,14 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   write(buf: Uint8Array, addr: number): number {
     checkUint8Array('buf', buf);
     checkIndex('addr', addr);
-    return this.transfer(buf, addr, true);
+    return this.transfer(buf, 0, buf.length, addr, true);
   }
 
   /** Reads into `buf` from guest `addr`, across adjacent regions; returns the bytes read. Not atomic. */
   read(buf: Uint8Array, addr: number): number {
     checkUint8Array('buf', buf);
     checkIndex('addr', addr);
-    return this.transfer(buf, addr, false);
+    return this.transfer(buf, 0, buf.length, addr, false);
   }
 
   /** Writes all of `buf` or throws PartialBuffer {expected, completed} (the first part is written). */
@@ -501,9 +503,12 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     const r = this.regionFor(addr);
     const off = addr - r.startAddr;
     if (off + type.size <= r.len) return readObjAt(r.hm, type, off, addr) as T;
-    const bytes = new Uint8Array(type.size);
-    this.readSlice(bytes, addr);
-    return decodeValue(type, bytes) as T;
+    // Spans regions: gather the bytes, then decode (scalars through scratch, no allocation).
+    const scalar = type.kind !== K_COMPOSITE;
+    const bytes = scalar ? scalarScratch() : new Uint8Array(type.size);
+    const done = this.transfer(bytes, 0, type.size, addr, false);
+    if (done !== type.size) throw partialBuffer(type.size, done);
+    return (scalar ? decodeScalarScratch(type) : decodeValue(type, bytes)) as T;
   }
 
   /**
@@ -545,7 +550,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       writeObjAt(r.hm, type, value, off, addr);
       return;
     }
-    this.writeSlice(encodeValue(type, value), addr);
+    // Spans regions: encode first (a bad composite writes nothing), then scatter.
+    const bytes = type.kind !== K_COMPOSITE ? encodeScalarScratch(type, value) : encodeValue(type, value);
+    const done = this.transfer(bytes, 0, type.size, addr, true);
+    if (done !== type.size) throw partialBuffer(type.size, done);
   }
 
   /**

@@ -66,19 +66,29 @@ export async function runCases(file, cases) {
   return results;
 }
 
-export function printTable(results) {
+/** The results as a text table (one line per case), as printed by printTable. */
+export function formatTable(results) {
   const rows = results.map((r) => [
     r.group,
     r.name,
-    r.gbps !== null ? `${r.gbps.toFixed(2)} GB/s` : `${r.nsPerOp.toFixed(2)} ns/op`,
-    r.baseline ? `${r.ratio?.toFixed(2)}x ${r.baseline}` : 'baseline',
+    r.gbps ? `${r.gbps.toFixed(2)} GB/s` : `${r.nsPerOp.toFixed(2)} ns/op`,
+    (r.baseline ? `${r.ratio?.toFixed(2)}x ${r.baseline}` : 'baseline') +
+      (typeof r.speedup === 'number' && !r.name.endsWith(' 1 worker')
+        ? `; ${r.speedup.toFixed(2)}x 1 worker's throughput`
+        : ''),
   ]);
   const head = ['group', 'case', 'result', 'time vs baseline'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
-  const line = (cols) => cols.map((c, i) => String(c).padEnd(widths[i])).join('  ');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
+  const line = (cols) =>
+    cols
+      .map((c, i) => String(c).padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function printTable(results) {
+  console.log(formatTable(results));
 }
 
 /** A deterministic PRNG (xorshift32), so every run and every case uses the same addresses. */

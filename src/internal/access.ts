@@ -137,6 +137,27 @@ export function readObjAt(hm: HostMemory, type: ValueType<unknown>, abs: number,
   return type.decode(decodeDv, 0);
 }
 
+// Scalars spanning two regions go through this scratch buffer instead of fresh bytes. Only
+// scalars use it: their values are primitives checked beforehand, so encoding them runs no user
+// code that could re-enter and overwrite the scratch before it is copied.
+const scalarBuf = new Uint8Array(8);
+const scalarDv = new DataView(scalarBuf.buffer);
+
+/** Encodes a checked scalar into the shared scratch bytes (valid until the next call). */
+export function encodeScalarScratch(type: ValueType<unknown>, value: unknown): Uint8Array {
+  type.encode(scalarDv, 0, value);
+  return scalarBuf;
+}
+
+/** The scratch bytes a scalar spanning regions is gathered into before decodeScalarScratch. */
+export function scalarScratch(): Uint8Array {
+  return scalarBuf;
+}
+
+export function decodeScalarScratch(type: ValueType<unknown>): unknown {
+  return type.decode(scalarDv, 0);
+}
+
 /** Encodes a value into fresh bytes (validating it all first). */
 export function encodeValue(type: ValueType<unknown>, value: unknown): Uint8Array {
   const bytes = new Uint8Array(type.size);
