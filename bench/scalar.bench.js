@@ -110,6 +110,24 @@ function scenario(group, mem, raw, addrs) {
         do_not_optimize(s);
       },
     },
+    {
+      group,
+      name: 'raw u32[i] = v',
+      ops: OPS,
+      fn: () => {
+        for (let i = 0; i < OPS; i++) u32raw[rawAddrs[i] >>> 2] = i;
+        do_not_optimize(u32raw);
+      },
+    },
+    {
+      group,
+      name: 'guest writeUnordered(u32)',
+      baseline: 'raw u32[i] = v',
+      ops: OPS,
+      fn: () => {
+        for (let i = 0; i < OPS; i++) mem.writeUnordered(u32, i, addrs[i]);
+      },
+    },
   ];
 }
 

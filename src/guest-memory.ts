@@ -26,6 +26,7 @@ import {
   typeError,
 } from './internal/args.js';
 import { GuestMemoryError } from './errors.js';
+import { markPage } from './atomic-bitmap.js';
 import { hex, invalidBackendAddress, invalidGuestAddress, invalidGuestRegion, partialBuffer } from './internal/errs.js';
 import {
   checkAtomicType,
@@ -67,7 +68,7 @@ import {
 } from './internal/host-memory.js';
 import { FileOffset } from './file-offset.js';
 import { GuestRegionMmap } from './guest-region.js';
-import { MmapRegion, type SharedMapping } from './mmap-region.js';
+import { MmapRegion, type MappingOptions, type SharedMapping } from './mmap-region.js';
 import {
   K_COMPOSITE,
   K_F32,
@@ -156,19 +157,23 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   /**
    * Anonymous regions at the given [start, size] ranges. Checks NoMemoryRegion, then per
    * adjacent pair UnsortedMemoryRegions and MemoryRegionOverlap, before mapping anything.
+   * `options.trackDirty` turns on dirty-page tracking for every region (see MappingOptions).
    * @example GuestMemoryMmap.fromRanges([[0, 0x1000], [0x1000, 0x1000]])
    */
-  static fromRanges(ranges: readonly (readonly [number, number])[]): GuestMemoryMmap {
+  static fromRanges(ranges: readonly (readonly [number, number])[], options?: MappingOptions): GuestMemoryMmap {
     const list = checkRangeList('ranges', ranges, 2);
     checkLayout(list as [number, number][]);
     return new GuestMemoryMmap(
       token,
-      list.map(([start, size]) => new GuestRegionMmap(MmapRegion.create(size as number), start as number)),
+      list.map(([start, size]) => new GuestRegionMmap(MmapRegion.create(size as number, options), start as number)),
     );
   }
 
   /** Like {@link fromRanges}, with a FileOffset (or undefined for anonymous) per range. */
-  static fromRangesWithFiles(ranges: readonly (readonly [number, number, FileOffset | undefined])[]): GuestMemoryMmap {
+  static fromRangesWithFiles(
+    ranges: readonly (readonly [number, number, FileOffset | undefined])[],
+    options?: MappingOptions,
+  ): GuestMemoryMmap {
     const list = checkRangeList('ranges', ranges, 3);
     list.forEach((r, i) => {
       if (r[2] !== undefined && !(r[2] instanceof FileOffset))
@@ -179,7 +184,9 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       token,
       list.map(([start, size, fo]) => {
         const mapping =
-          fo === undefined ? MmapRegion.create(size as number) : MmapRegion.fromFile(fo as FileOffset, size as number);
+          fo === undefined
+            ? MmapRegion.create(size as number, options)
+            : MmapRegion.fromFile(fo as FileOffset, size as number, options);
         return new GuestRegionMmap(mapping, start as number);
       }),
     );
@@ -255,6 +262,30 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   /** Number of regions. */
   get numRegions(): number {
     return this.regions.length;
+  }
+
+  // ---- dirty pages -----------------------------------------------------------------------------
+
+  /**
+   * Guest addresses of the pages written since the last reset (ascending), over the regions
+   * that track dirty pages. With `{ reset: true }` each bitmap word is read and cleared in one
+   * atomic exchange, so a write racing with the call is either listed or stays marked.
+   * @example for (const a of mem.dirtyPages({ reset: true })) save(a)
+   */
+  dirtyPages(options?: { readonly reset?: boolean }): number[] {
+    const reset = options?.reset === true;
+    const out: number[] = [];
+    for (const r of this.regions) {
+      const bm = r.mapping.bitmap;
+      if (bm === null) continue;
+      for (const p of bm.setPages(reset)) out.push(r.startAddr + p * bm.pageSize);
+    }
+    return out;
+  }
+
+  /** Clears every region's dirty bitmap. */
+  resetDirty(): void {
+    for (const r of this.regions) r.mapping.bitmap?.reset();
   }
 
   /** The regions in address order. */
@@ -530,10 +561,12 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       const kind = type.plainKind;
       if (kind === K_U32 && typeof value === 'number' && value >>> 0 === value) {
         Atomics.store(r.u32, off >>> 2, value as number);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
       if (fitsInline(type.kind, value)) {
         writeAligned(r.c0, type, off, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
     }
@@ -615,29 +648,32 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       switch (type.plainKind) {
         case K_U32:
           r.u32[off >>> 2] = value as number;
-          return;
+          break;
         case K_U8:
           r.u8[off] = value as number;
-          return;
+          break;
         case K_U16:
           r.u16[off >>> 1] = value as number;
-          return;
+          break;
         case K_I32:
           r.i32[off >>> 2] = value as number;
-          return;
+          break;
         case K_I8:
           r.i8[off] = value as number;
-          return;
+          break;
         case K_I16:
           r.i16[off >>> 1] = value as number;
-          return;
+          break;
         case K_F64:
           r.f64[off >>> 3] = value as number;
-          return;
+          break;
         default:
           r.f32[off >>> 2] = value as number;
-          return;
+          break;
       }
+      // Marked with the same ordering as the atomic paths; see AtomicBitmap about raw writes.
+      if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+      return;
     }
     this.writeObjSlow(type, value, addr);
   }
@@ -763,10 +799,12 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       const kind = type.atomicKind;
       if (kind === K_U32 && typeof value === 'number' && value >>> 0 === value) {
         Atomics.store(r.u32, off >>> 2, value as number);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
       if (kind >= 0 && fitsInline(kind, value)) {
         storeKind(r.c0, kind, off, value as number);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
     }
@@ -817,7 +855,9 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       type.atomicKind === K_U32 &&
       (value as number) >>> 0 === value
     ) {
-      return Atomics.add(r.c0.u32, off >>> 2, value as number) as T;
+      const old = Atomics.add(r.c0.u32, off >>> 2, value as number);
+      if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+      return old as T;
     }
     return this.rmw(OP_ADD, type, addr, value);
   }

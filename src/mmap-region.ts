@@ -18,6 +18,7 @@ import { checkIndex, checkInt32, typeError } from './internal/args.js';
 import { GuestMemoryError } from './errors.js';
 import { accessDenied, hex } from './internal/errs.js';
 import { HostMemory } from './internal/host-memory.js';
+import { AtomicBitmap, type SharedBitmap } from './atomic-bitmap.js';
 import { native } from './native.js';
 import { constants } from './constants.js';
 import { FileOffset } from './file-offset.js';
@@ -35,6 +36,26 @@ export interface SharedMapping {
   readonly hostAddress: bigint;
   readonly fd?: number;
   readonly start?: number | bigint;
+  readonly bitmap?: SharedBitmap;
+}
+
+/** Options of the mapping constructors. */
+export interface MappingOptions {
+  /**
+   * Track written pages in an {@link AtomicBitmap} (`bitmap`), shared by every thread: `true`
+   * for 4 KiB pages, or the page size in bytes (a power of two, at least 8). Default off.
+   */
+  readonly trackDirty?: boolean | number;
+}
+
+function bitmapFor(size: number, options: MappingOptions | undefined): AtomicBitmap | null {
+  if (options === undefined) return null;
+  if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
+  const t = options.trackDirty;
+  if (t === undefined || t === false) return null;
+  if (t === true) return new AtomicBitmap(size);
+  if (typeof t !== 'number') throw typeError('options.trackDirty', 'a boolean or a page size', t);
+  return new AtomicBitmap(size, t);
 }
 
 const token = Symbol('MmapRegion');
@@ -61,6 +82,7 @@ export class MmapRegion {
     fileOffset: FileOffset | undefined,
     prot: number,
     flags: number,
+    bitmap: AtomicBitmap | null,
   ) {
     if (key !== token) throw new TypeError('MmapRegion: use MmapRegion.create, fromFile or build');
     this.size = buffer.byteLength;
@@ -68,7 +90,12 @@ export class MmapRegion {
     this.prot = prot;
     this.flags = flags;
     this.hostAddress = hostAddress;
-    this.hm = new HostMemory(buffer, prot);
+    this.hm = new HostMemory(buffer, prot, bitmap);
+  }
+
+  /** The dirty-page bitmap, or null when the mapping was created without `trackDirty`. */
+  get bitmap(): AtomicBitmap | null {
+    return this.hm.bitmap;
   }
 
   /**
@@ -77,12 +104,13 @@ export class MmapRegion {
    * the address space is exhausted.
    * @example MmapRegion.create(0x10000)
    */
-  static create(size: number): MmapRegion {
+  static create(size: number, options?: MappingOptions): MmapRegion {
     return MmapRegion.build(
       null,
       size,
       constants.PROT_READ | constants.PROT_WRITE,
       constants.MAP_ANONYMOUS | constants.MAP_NORESERVE | constants.MAP_PRIVATE,
+      options,
     );
   }
 
@@ -90,13 +118,14 @@ export class MmapRegion {
    * A shared mapping of `size` bytes of a file at `fileOffset` (PROT_READ|PROT_WRITE,
    * MAP_NORESERVE|MAP_SHARED): writes reach the file. Throws as {@link build}.
    */
-  static fromFile(fileOffset: FileOffset, size: number): MmapRegion {
+  static fromFile(fileOffset: FileOffset, size: number, options?: MappingOptions): MmapRegion {
     if (!(fileOffset instanceof FileOffset)) throw typeError('fileOffset', 'a FileOffset', fileOffset);
     return MmapRegion.build(
       fileOffset,
       size,
       constants.PROT_READ | constants.PROT_WRITE,
       constants.MAP_NORESERVE | constants.MAP_SHARED,
+      options,
     );
   }
 
@@ -106,7 +135,13 @@ export class MmapRegion {
    * (start + size > file length), then mmap itself (Mmap with `errno`, e.g. EINVAL for an
    * offset that is not page aligned).
    */
-  static build(fileOffset: FileOffset | null | undefined, size: number, prot: number, flags: number): MmapRegion {
+  static build(
+    fileOffset: FileOffset | null | undefined,
+    size: number,
+    prot: number,
+    flags: number,
+    options?: MappingOptions,
+  ): MmapRegion {
     if (fileOffset != null && !(fileOffset instanceof FileOffset)) {
       throw typeError('fileOffset', 'a FileOffset, null or undefined', fileOffset);
     }
@@ -141,19 +176,27 @@ export class MmapRegion {
         );
       }
     }
+    const bitmap = bitmapFor(size, options);
     const [buffer, hostAddress] = native.mmap(size, prot, flags, fd, start);
-    return new MmapRegion(token, buffer, hostAddress, fileOffset ?? undefined, prot, flags);
+    return new MmapRegion(token, buffer, hostAddress, fileOffset ?? undefined, prot, flags, bitmap);
   }
 
   /** @internal Rebuilds a region over a mapping shared from another thread (no new mmap). */
   static fromShared(shared: SharedMapping): MmapRegion {
     const fo = shared.fd === undefined ? undefined : new FileOffset(shared.fd, shared.start ?? 0);
-    return new MmapRegion(token, shared.buffer, shared.hostAddress, fo, shared.prot, shared.flags);
+    const bitmap = shared.bitmap === undefined ? null : AtomicBitmap.fromShared(shared.bitmap);
+    return new MmapRegion(token, shared.buffer, shared.hostAddress, fo, shared.prot, shared.flags, bitmap);
   }
 
   /** @internal */
   toShared(): SharedMapping {
-    const base = { buffer: this.hm.buffer, prot: this.prot, flags: this.flags, hostAddress: this.hostAddress };
+    const base: SharedMapping = {
+      buffer: this.hm.buffer,
+      prot: this.prot,
+      flags: this.flags,
+      hostAddress: this.hostAddress,
+      ...(this.hm.bitmap ? { bitmap: this.hm.bitmap.toShared() } : {}),
+    };
     return this.fileOffset ? { ...base, fd: this.fileOffset.fd, start: this.fileOffset.start } : base;
   }
 

@@ -9,6 +9,7 @@
  * valid integer offset and value) that allocates nothing and calls nothing native; anything
  * else falls through to the slow path, which validates everything and throws the right error.
  */
+import { markPage } from '../atomic-bitmap.js';
 import { checkIndex, checkTimeout, checkOptionalIndex, checkUint8Array, MAX_SAFE } from './args.js';
 import { invalidBackendAddress, outOfBounds, overflow, partialBuffer } from './errs.js';
 import {
@@ -78,6 +79,10 @@ export abstract class ByteWindow {
   readonly rEnd: number;
   /** @internal */
   readonly wEnd: number;
+  /** @internal Dirty-bitmap words (null when tracking is off) and log2(page size). */
+  readonly dirty: Int32Array | null;
+  /** @internal */
+  readonly pageShift: number;
   /** @internal hm.c0, one load closer to the fast paths. */
   readonly c0: Views;
   // Chunk 0's views copied onto the window itself, so a fast-path access is one field load
@@ -102,6 +107,8 @@ export abstract class ByteWindow {
     const inChunk0 = Math.max(0, Math.min(len, CHUNK - base));
     this.rEnd = hm.readable ? inChunk0 : 0;
     this.wEnd = hm.writable ? inChunk0 : 0;
+    this.dirty = hm.dirty;
+    this.pageShift = hm.pageShift;
     this.c0 = hm.c0;
     this.u8 = hm.c0.u8;
     this.i8 = hm.c0.i8;
@@ -217,6 +224,7 @@ export abstract class ByteWindow {
       const abs = this.base + addr;
       if ((abs & (type.size - 1)) === 0 && fitsInline(type.kind, value)) {
         writeAligned(this.c0, type, abs, value);
+        if (this.dirty !== null) markPage(this.dirty, abs >>> this.pageShift);
         return;
       }
     }
@@ -317,6 +325,7 @@ export abstract class ByteWindow {
       const kind = type.atomicKind;
       if (kind >= 0 && (abs & (type.size - 1)) === 0 && fitsInline(kind, value)) {
         storeKind(this.c0, kind, abs, value as number);
+        if (this.dirty !== null) markPage(this.dirty, abs >>> this.pageShift);
         return;
       }
     }

@@ -11,6 +11,7 @@
  * Aligned scalar accesses use Atomics (single, tear-free, never merged or hoisted by the JIT);
  * floats go through their integer bit patterns so they are tear-free too.
  */
+import { markRange, type AtomicBitmap } from '../atomic-bitmap.js';
 import { native } from '../native.js';
 import { K_F32, K_I16, K_I32, K_I8, K_U16, K_U32, K_U64, K_U8, type ValueType } from '../types.js';
 
@@ -61,8 +62,15 @@ export class HostMemory {
   readonly dv: DataView;
   readonly chunks: readonly Views[];
   readonly c0: Views;
+  /** Dirty tracking, if on: the bitmap, its words (null when off) and log2(page size). */
+  readonly bitmap: AtomicBitmap | null;
+  readonly dirty: Int32Array | null;
+  readonly pageShift: number;
 
-  constructor(buffer: SharedArrayBuffer, prot: number) {
+  constructor(buffer: SharedArrayBuffer, prot: number, bitmap: AtomicBitmap | null = null) {
+    this.bitmap = bitmap;
+    this.dirty = bitmap === null ? null : bitmap.words;
+    this.pageShift = bitmap === null ? 0 : bitmap.shift;
     this.buffer = buffer;
     this.size = buffer.byteLength;
     // Linux: a writable mapping is also readable on every architecture we build for, but the
@@ -162,6 +170,12 @@ export function atomicLoad(hm: HostMemory, kind: number, abs: number): number | 
 
 export function atomicStore(hm: HostMemory, kind: number, abs: number, value: number | bigint): void {
   storeKind(chunkOf(hm, abs), kind, abs % CHUNK, value);
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, 1);
+}
+
+/** Marks [abs, abs + n) dirty if the mapping tracks writes (after the write, see markRange). */
+export function markWritten(hm: HostMemory, abs: number, n: number): void {
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n);
 }
 
 /** Reads a scalar at an aligned chunk-local offset: atomically, then reinterpreted. */
@@ -217,6 +231,7 @@ export function readScalar(hm: HostMemory, type: ValueType<unknown>, abs: number
 export function writeScalar(hm: HostMemory, type: ValueType<unknown>, abs: number, value: unknown): void {
   if (abs % type.size === 0) writeAligned(chunkOf(hm, abs), type, abs % CHUNK, value);
   else type.encode(hm.dv, abs, value);
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, type.size);
 }
 
 /** RMW operations, in the order of the public methods. */
@@ -263,20 +278,28 @@ export function atomicRmw(
   const [arr, i] = arrayAndIndex(hm, kind, abs);
   const a = arr as Int32Array; // one signature for both number and bigint arrays
   const v = value as number;
+  let old: number;
   switch (op) {
     case OP_ADD:
-      return Atomics.add(a, i, v);
+      old = Atomics.add(a, i, v);
+      break;
     case OP_SUB:
-      return Atomics.sub(a, i, v);
+      old = Atomics.sub(a, i, v);
+      break;
     case OP_AND:
-      return Atomics.and(a, i, v);
+      old = Atomics.and(a, i, v);
+      break;
     case OP_OR:
-      return Atomics.or(a, i, v);
+      old = Atomics.or(a, i, v);
+      break;
     case OP_XOR:
-      return Atomics.xor(a, i, v);
+      old = Atomics.xor(a, i, v);
+      break;
     default:
-      return Atomics.exchange(a, i, v);
+      old = Atomics.exchange(a, i, v);
   }
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, 1);
+  return old;
 }
 
 export function atomicCompareExchange(
@@ -287,7 +310,9 @@ export function atomicCompareExchange(
   replacement: number | bigint,
 ): number | bigint {
   const [arr, i] = arrayAndIndex(hm, kind, abs);
-  return Atomics.compareExchange(arr as Int32Array, i, expected as number, replacement as number);
+  const old = Atomics.compareExchange(arr as Int32Array, i, expected as number, replacement as number);
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, 1);
+  return old;
 }
 
 export function atomicWait(
@@ -339,6 +364,11 @@ export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: nu
 
 /** Copies `n` bytes of `src` from byte `srcOff` of the view into the mapping at `abs`. */
 export function copyIn(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
+  copyInBytes(hm, abs, src, srcOff, n);
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n);
+}
+
+function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
   if (n <= SMALL_COPY && abs + n <= CHUNK) {
     const u8 = hm.c0.u8;
     if (n <= TINY_COPY) {
@@ -355,18 +385,25 @@ export function copyIn(hm: HostMemory, abs: number, src: Uint8Array, srcOff: num
 
 /** Copies the first `n` bytes of any typed array's memory into the mapping, or out of it. */
 export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: number, toMapping: boolean): void {
-  if (toMapping) native.copy(hm.buffer, abs, view.buffer, view.byteOffset, n);
-  else native.copy(view.buffer, view.byteOffset, hm.buffer, abs, n);
+  if (toMapping) {
+    native.copy(hm.buffer, abs, view.buffer, view.byteOffset, n);
+    if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n);
+  } else {
+    native.copy(view.buffer, view.byteOffset, hm.buffer, abs, n);
+  }
 }
 
 /** Copies between two mappings (or within one; overlapping ranges are handled like memmove). */
 export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, srcAbs: number, n: number): void {
   native.copy(dst.buffer, dstAbs, src.buffer, srcAbs, n);
+  if (dst.dirty !== null) markRange(dst.dirty, dst.pageShift, dstAbs, n);
 }
 
 /** One read(2) from `fd` into the mapping; returns the bytes read (0 at end of file). */
 export function readFd(hm: HostMemory, abs: number, fd: number, n: number): number {
-  return native.readFd(fd, hm.buffer, abs, n);
+  const got = native.readFd(fd, hm.buffer, abs, n);
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, got);
+  return got;
 }
 
 /** One write(2) of the mapping's bytes to `fd`; returns the bytes written. */

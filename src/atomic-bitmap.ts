@@ -1,0 +1,170 @@
+/**
+ * AtomicBitmap: one bit per page of a mapping, in a SharedArrayBuffer, so every thread that
+ * writes the mapping marks the same bitmap (vm-memory's `AtomicBitmap`, shared across threads).
+ *
+ * Writers set bits with `Atomics.or` after their write; readers collect and clear with
+ * `getAndReset`, which swaps each word with zero (`Atomics.exchange`). A write that lands after
+ * the swap marks its page again, so repeated `getAndReset` passes never lose a write made
+ * through guestmem's API. Writes through raw views (`MmapRegion.buffer`, `asTypedArray` copies
+ * to the raw buffer) are not seen: they bypass the API.
+ */
+import { checkIndex, rangeError, typeError } from './internal/args.js';
+
+/** The default page size of dirty tracking, in bytes. */
+export const DEFAULT_DIRTY_PAGE_SIZE = 4096;
+
+/** @internal What crosses threads: the words' buffer and the geometry. */
+export interface SharedBitmap {
+  readonly words: SharedArrayBuffer;
+  readonly byteSize: number;
+  readonly pageSize: number;
+}
+
+export class AtomicBitmap {
+  /** Size in bytes of the memory the bitmap covers. */
+  readonly byteSize: number;
+  /** Bytes per bit (a power of two, at least 8). */
+  readonly pageSize: number;
+  /** Number of bits (pages). */
+  readonly len: number;
+  /** @internal */
+  readonly words: Int32Array;
+  /** @internal log2(pageSize). */
+  readonly shift: number;
+
+  /**
+   * A cleared bitmap for `byteSize` bytes at `pageSize` bytes per bit (default 4096). Throws
+   * RangeError if `pageSize` is not a power of two of at least 8.
+   * @example const bm = new AtomicBitmap(1 << 20); bm.setAddrRange(0x1000, 8);
+   */
+  constructor(byteSize: number, pageSize: number = DEFAULT_DIRTY_PAGE_SIZE, words?: SharedArrayBuffer) {
+    checkIndex('byteSize', byteSize);
+    checkIndex('pageSize', pageSize);
+    if (pageSize < 8 || (pageSize & (pageSize - 1)) !== 0 || pageSize > 2 ** 30) {
+      throw rangeError('pageSize', 'a power of two from 8 to 2^30', pageSize);
+    }
+    this.byteSize = byteSize;
+    this.pageSize = pageSize;
+    this.shift = Math.log2(pageSize);
+    this.len = Math.ceil(byteSize / pageSize);
+    const bytes = Math.max(4, Math.ceil(this.len / 32) * 4);
+    if (words !== undefined && (!(words instanceof SharedArrayBuffer) || words.byteLength !== bytes)) {
+      throw typeError('words', `a SharedArrayBuffer of ${bytes} bytes`, words);
+    }
+    this.words = new Int32Array(words ?? new SharedArrayBuffer(bytes));
+  }
+
+  /** @internal */
+  toShared(): SharedBitmap {
+    return { words: this.words.buffer as SharedArrayBuffer, byteSize: this.byteSize, pageSize: this.pageSize };
+  }
+
+  /** @internal */
+  static fromShared(s: SharedBitmap): AtomicBitmap {
+    return new AtomicBitmap(s.byteSize, s.pageSize, s.words);
+  }
+
+  /** True if the page holding byte `addr` is marked (false past the end). */
+  isAddrSet(addr: number): boolean {
+    checkIndex('addr', addr);
+    return addr < this.byteSize && this.isBitSet(Math.floor(addr / this.pageSize));
+  }
+
+  /** True if bit (page) `index` is set (false past the end). */
+  isBitSet(index: number): boolean {
+    checkIndex('index', index);
+    if (index >= this.len) return false;
+    return (Atomics.load(this.words, index >>> 5) & (1 << (index & 31))) !== 0;
+  }
+
+  /** Marks every page that [addr, addr + len) touches (clipped to the bitmap). */
+  setAddrRange(addr: number, len: number): void {
+    checkIndex('addr', addr);
+    checkIndex('len', len);
+    markRange(this.words, this.shift, addr, Math.min(len, Math.max(0, this.byteSize - addr)));
+  }
+
+  /** Clears every page that [addr, addr + len) touches (clipped to the bitmap). */
+  resetAddrRange(addr: number, len: number): void {
+    checkIndex('addr', addr);
+    checkIndex('len', len);
+    const n = Math.min(len, Math.max(0, this.byteSize - addr));
+    if (n === 0) return;
+    const first = Math.floor(addr / this.pageSize);
+    const last = Math.floor((addr + n - 1) / this.pageSize);
+    for (let p = first; p <= last; p++) Atomics.and(this.words, p >>> 5, ~(1 << (p & 31)));
+  }
+
+  /** Clears every bit. */
+  reset(): void {
+    for (let w = 0; w < this.words.length; w++) Atomics.store(this.words, w, 0);
+  }
+
+  /**
+   * Returns the set bits' words and clears them, word by word, atomically (bit i of word w is
+   * page 32*w + i). A concurrent write either lands in this result or marks its page again.
+   * @example for (const page of pagesOf(bm.getAndReset())) copyOut(page)
+   */
+  getAndReset(): Uint32Array {
+    const out = new Uint32Array(this.words.length);
+    for (let w = 0; w < out.length; w++) {
+      // A plain read first: most words of a large bitmap are clean, and an exchange would
+      // pull each cache line exclusive for nothing.
+      if (this.words[w] !== 0) out[w] = Atomics.exchange(this.words, w, 0);
+    }
+    return out;
+  }
+
+  /** The indices of the set pages, ascending (no reset). Optionally clears them as it goes. */
+  setPages(reset?: boolean): number[] {
+    const pages: number[] = [];
+    for (let w = 0; w < this.words.length; w++) {
+      if (this.words[w] === 0) continue;
+      let bits = reset ? Atomics.exchange(this.words, w, 0) : Atomics.load(this.words, w);
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits);
+        pages.push(w * 32 + b);
+        bits &= bits - 1;
+      }
+    }
+    return pages;
+  }
+
+  /** Number of set bits. */
+  count(): number {
+    let n = 0;
+    for (let w = 0; w < this.words.length; w++) {
+      let v = this.words[w]!;
+      while (v !== 0) {
+        v &= v - 1;
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+/**
+ * @internal Marks the pages of [abs, abs + n) in `words` (n > 0). A load first: a page already
+ * marked costs a read, not a locked read-modify-write on a line other writers share. The load
+ * is an Atomics.load (sequentially consistent) so it is not reordered before the write it
+ * follows, which would let a concurrent getAndReset clear the bit between them unseen.
+ */
+export function markRange(words: Int32Array, shift: number, abs: number, n: number): void {
+  if (n <= 0) return;
+  const size = 2 ** shift;
+  const first = Math.floor(abs / size);
+  const last = Math.floor((abs + n - 1) / size);
+  for (let p = first; p <= last; p++) {
+    const w = p >>> 5;
+    const bit = 1 << (p & 31);
+    if ((Atomics.load(words, w) & bit) === 0) Atomics.or(words, w, bit);
+  }
+}
+
+/** @internal The hot-path mark of one page (a naturally aligned scalar never spans two). */
+export function markPage(words: Int32Array, page: number): void {
+  const w = page >>> 5;
+  const bit = 1 << (page & 31);
+  if ((Atomics.load(words, w) & bit) === 0) Atomics.or(words, w, bit);
+}

@@ -1,0 +1,247 @@
+/**
+ * GuestMemoryAtomic: a guest memory map that can be replaced (regions hot-plugged or removed)
+ * while other threads use it, as vm-memory's `GuestMemoryAtomic` over an `ArcSwap`.
+ *
+ * Each thread holds its own GuestMemoryAtomic over one shared control buffer. `memory()` returns
+ * the current snapshot, an immutable GuestMemoryMmap that never changes under its holder; a
+ * replacement is made under `lock()` and picked up by every thread at its next `memory()` call.
+ *
+ * Across threads: a SharedArrayBuffer holds the version and the lock word; new maps travel as
+ * `share()` descriptors on a BroadcastChannel, which a reader drains synchronously
+ * (`receiveMessageOnPort`) when it sees a new version, so `memory()` never waits for the event
+ * loop. The publisher posts before it bumps the version, so a reader that sees the version finds
+ * the message already queued. A reader created after the post (from an older descriptor) asks
+ * for the current map and keeps its older, still valid snapshot until the answer arrives.
+ *
+ * Messages hold the regions' buffers, so a thread that never calls `memory()` keeps removed
+ * regions mapped until it does, or until its GuestMemoryAtomic is closed.
+ */
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
+import { checkTimeout, typeError } from './internal/args.js';
+
+// Control words (Int32 indices).
+const VERSION = 0;
+const LOCK = 1;
+const CONTROL_WORDS = 2;
+
+/** The structured-clone-safe form of a GuestMemoryAtomic. */
+export interface SharedGuestMemoryAtomic {
+  readonly kind: 'guestmem.GuestMemoryAtomic';
+  readonly control: SharedArrayBuffer;
+  readonly channel: string;
+  readonly version: number;
+  readonly memory: SharedGuestMemory;
+}
+
+interface Update {
+  readonly type: 'update';
+  readonly version: number;
+  readonly memory: SharedGuestMemory;
+}
+interface Request {
+  readonly type: 'request';
+  readonly version: number;
+}
+
+export class GuestMemoryAtomic {
+  readonly #control: Int32Array;
+  readonly #name: string;
+  #channel: BroadcastChannel | null;
+  #current: GuestMemoryMmap;
+  #version: number;
+  /** The newest update received but not yet applied. */
+  #pending: Update | null = null;
+  /** The version this thread asked for, so it asks once. */
+  #requested = -1;
+  #held = false;
+
+  /**
+   * Wraps `mem` as the first snapshot. Throws TypeError if `mem` is not a GuestMemoryMmap.
+   * @example const atomic = new GuestMemoryAtomic(GuestMemoryMmap.fromRanges([[0, 1 << 20]]));
+   */
+  constructor(mem: GuestMemoryMmap);
+  /** @internal */
+  constructor(mem: GuestMemoryMmap, shared: SharedGuestMemoryAtomic);
+  constructor(mem: GuestMemoryMmap, shared?: SharedGuestMemoryAtomic) {
+    if (!(mem instanceof GuestMemoryMmap)) throw typeError('mem', 'a GuestMemoryMmap', mem);
+    this.#current = mem;
+    this.#control = new Int32Array(shared?.control ?? new SharedArrayBuffer(CONTROL_WORDS * 4));
+    this.#name = shared?.channel ?? `guestmem.atomic.${randomUUID()}`;
+    this.#version = shared?.version ?? 0;
+    const ch = new BroadcastChannel(this.#name);
+    ch.onmessage = (ev: unknown) => this.#receive((ev as MessageEvent).data as Update | Request);
+    ch.unref(); // never keeps a thread alive on its own
+    this.#channel = ch;
+  }
+
+  /** Rebuilds, in any thread, a GuestMemoryAtomic over the same memory and control words. */
+  static fromShared(shared: SharedGuestMemoryAtomic): GuestMemoryAtomic {
+    if (
+      typeof shared !== 'object' ||
+      shared === null ||
+      shared.kind !== 'guestmem.GuestMemoryAtomic' ||
+      !(shared.control instanceof SharedArrayBuffer) ||
+      typeof shared.channel !== 'string'
+    ) {
+      throw typeError('shared', 'a descriptor from GuestMemoryAtomic.share()', shared);
+    }
+    return new GuestMemoryAtomic(GuestMemoryMmap.fromShared(shared.memory), shared);
+  }
+
+  /**
+   * A structured-clone-safe descriptor of the current map and the shared control words (no
+   * copy of guest memory). Post it to a worker and rebuild there with `fromShared`.
+   * @example worker.postMessage(atomic.share())
+   */
+  share(): SharedGuestMemoryAtomic {
+    const mem = this.memory();
+    return {
+      kind: 'guestmem.GuestMemoryAtomic',
+      control: this.#control.buffer as SharedArrayBuffer,
+      channel: this.#name,
+      version: this.#version,
+      memory: mem.share(),
+    };
+  }
+
+  /**
+   * The current snapshot: an immutable map that stays valid (and mapped) while held, even after
+   * a replacement. One atomic load when nothing changed.
+   * @example const mem = atomic.memory(); mem.writeObj(u32, 1, 0x1000);
+   */
+  memory(): GuestMemoryMmap {
+    if (Atomics.load(this.#control, VERSION) !== this.#version) this.#refresh();
+    return this.#current;
+  }
+
+  /** The version of the newest map published by any thread (0 at creation, +1 per replace). */
+  get version(): number {
+    return Atomics.load(this.#control, VERSION);
+  }
+
+  /**
+   * Takes the cross-thread lock that serializes replacements, blocking (Atomics.wait) while
+   * another thread holds it, for at most `timeoutMs` (default forever). Returns a guard; call
+   * `guard.replace(newMem)` then `guard.unlock()`. Throws Error (code ERR_GUESTMEM_LOCK) if this
+   * GuestMemoryAtomic already holds the lock or the timeout passes.
+   * @example const g = atomic.lock(); try { g.replace(g.memory().insertRegion(r)); } finally { g.unlock(); }
+   */
+  lock(timeoutMs?: number): GuestMemoryGuard {
+    const timeout = checkTimeout('timeoutMs', timeoutMs);
+    if (this.#held) throw lockError('this GuestMemoryAtomic already holds the lock');
+    const deadline = Date.now() + timeout;
+    while (Atomics.compareExchange(this.#control, LOCK, 0, 1) !== 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw lockError(`the lock is still held after ${timeout} ms`);
+      Atomics.wait(this.#control, LOCK, 1, Math.min(left, 100));
+    }
+    this.#held = true;
+    return new GuestMemoryGuard(this);
+  }
+
+  /** @internal Publishes `mem` as the next version; the caller holds the lock. */
+  publish(mem: GuestMemoryMmap): void {
+    if (!(mem instanceof GuestMemoryMmap)) throw typeError('mem', 'a GuestMemoryMmap', mem);
+    const version = Atomics.load(this.#control, VERSION) + 1;
+    // Post first, bump second: a reader that sees the new version finds the message queued.
+    this.#channel?.postMessage({ type: 'update', version, memory: mem.share() } satisfies Update);
+    this.#current = mem;
+    this.#version = version;
+    this.#pending = null;
+    Atomics.store(this.#control, VERSION, version);
+  }
+
+  /** @internal */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    Atomics.store(this.#control, LOCK, 0);
+    Atomics.notify(this.#control, LOCK, 1);
+  }
+
+  /**
+   * Stops receiving replacements in this thread (releasing the queued maps); `memory()` keeps
+   * returning the last snapshot. Idempotent.
+   */
+  close(): void {
+    this.release();
+    this.#channel?.close();
+    this.#channel = null;
+    this.#pending = null;
+  }
+
+  #receive(msg: Update | Request): void {
+    if (msg.type === 'update') {
+      if (msg.version > this.#version && (this.#pending === null || msg.version > this.#pending.version)) {
+        this.#pending = msg;
+      }
+    } else if (msg.type === 'request' && msg.version === this.#version && this.#version > 0) {
+      // Someone started from an older descriptor and missed the post: send ours again.
+      this.#channel?.postMessage({ type: 'update', version: this.#version, memory: this.#current.share() });
+    }
+  }
+
+  #refresh(): void {
+    const ch = this.#channel;
+    if (ch === null) return;
+    for (let m = receiveMessageOnPort(ch as never); m !== undefined; m = receiveMessageOnPort(ch as never)) {
+      this.#receive(m.message as Update | Request);
+    }
+    const latest = Atomics.load(this.#control, VERSION);
+    const p = this.#pending;
+    if (p !== null && p.version >= this.#version) {
+      this.#current = GuestMemoryMmap.fromShared(p.memory);
+      this.#version = p.version;
+      this.#pending = null;
+    }
+    if (this.#version !== latest && this.#requested !== latest) {
+      this.#requested = latest;
+      ch.postMessage({ type: 'request', version: latest } satisfies Request);
+    }
+  }
+}
+
+/** The holder of a GuestMemoryAtomic's lock. */
+export class GuestMemoryGuard {
+  readonly #atomic: GuestMemoryAtomic;
+  #open = true;
+
+  /** @internal */
+  constructor(atomic: GuestMemoryAtomic) {
+    this.#atomic = atomic;
+  }
+
+  /** The current snapshot (the one to derive the replacement from). */
+  memory(): GuestMemoryMmap {
+    return this.#atomic.memory();
+  }
+
+  /**
+   * Makes `mem` the current map for every thread (each sees it at its next `memory()` call).
+   * Throws Error (ERR_GUESTMEM_LOCK) after unlock, TypeError if `mem` is not a GuestMemoryMmap.
+   */
+  replace(mem: GuestMemoryMmap): void {
+    if (!this.#open) throw lockError('replace() after unlock()');
+    this.#atomic.publish(mem);
+  }
+
+  /** Releases the lock. Idempotent. */
+  unlock(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#atomic.release();
+  }
+
+  /** `using g = atomic.lock()` unlocks at the end of the block. */
+  [Symbol.dispose](): void {
+    this.unlock();
+  }
+}
+
+function lockError(message: string): Error {
+  const e = new Error(`GuestMemoryAtomic: ${message}`) as Error & { code: string };
+  e.code = 'ERR_GUESTMEM_LOCK';
+  return e;
+}

@@ -1,0 +1,367 @@
+/**
+ * VcpuPool: long-running vCPU workers (one piscina task per vCPU, each on its own thread) over
+ * one guest memory, controlled through a shared control block (control.ts) and inspected
+ * through comlink.
+ *
+ * Threads: the vCPU threads are started with the pool (minThreads = maxThreads), so `start()`
+ * costs a task post and a module import, not a thread spawn; memory goes to them as a `share()`
+ * descriptor, so a 16 GiB map starts as fast as a 1 MiB one. Jobs (`run()`) get their own
+ * piscina pool, started on first use, so they never queue behind the vCPUs.
+ *
+ * Faults: a vCPU's result travels back as data (workers/vcpu-worker.ts), a dead or killed thread
+ * as a piscina rejection; either way the vCPU's failure is a VcpuError, emitted as 'error'
+ * (when someone listens) and thrown by `stop()`. The other vCPUs and the memory are untouched:
+ * the mapping lives as long as any thread still references it.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { wrap, type Remote } from 'comlink';
+import { Piscina } from 'piscina';
+import { checkTimeout, rangeError, typeError } from '../internal/args.js';
+import { ControlRecord, createControl, Field, RunState, STATE_NAMES, type VcpuState } from './control.js';
+import { countingEndpoint } from './endpoint.js';
+import { fillOptions, resolveModule, type FilledOptions, type VcpuPoolOptions } from './options.js';
+import { fromWire, type JobTask, type TaskResult, type VcpuTask } from './protocol.js';
+import { VcpuError } from './vcpu-error.js';
+
+/**
+ * The compiled worker entry. From dist/ it sits beside this file's tree; when this module runs
+ * from TypeScript sources (tests), the entry is taken from dist/, which `npm install` builds.
+ */
+function workerEntry(): string {
+  const built = new URL('../../workers/vcpu-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built.href;
+  return new URL('../../dist/workers/vcpu-worker.js', import.meta.url).href;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: VcpuError };
+
+interface Run {
+  readonly outcomes: Promise<Outcome>[];
+  readonly settled: boolean[];
+  readonly ports: MessagePort[];
+  readonly aborts: AbortController[];
+  readonly remotes: (Remote<unknown> | undefined)[];
+}
+
+const POLL_MS = 50;
+
+function poolError(code: string, message: string): Error {
+  const e = new Error(`VcpuPool: ${message}`) as Error & { code: string };
+  e.code = code;
+  return e;
+}
+
+function isAbort(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'AbortError' || /abort/i.test(e.message));
+}
+
+export class VcpuPool extends EventEmitter {
+  /** Number of vCPUs. */
+  readonly vcpus: number;
+  readonly #opts: FilledOptions;
+  readonly #piscina: Piscina;
+  #jobs: Piscina | null = null;
+  readonly #control: SharedArrayBuffer;
+  readonly #records: ControlRecord[];
+  #run: Run | null = null;
+  #closed = false;
+
+  /**
+   * Starts `vcpus` worker threads (idle until `start()`). Throws TypeError/RangeError for bad
+   * options (vcpus < 1, more vCPUs than maxThreads, …) and Error ERR_MODULE_NOT_FOUND if the
+   * module file does not exist.
+   * @example const pool = new VcpuPool({ memory, vcpus: 4, module: new URL('./vcpu.js', import.meta.url) });
+   */
+  constructor(options: VcpuPoolOptions) {
+    super();
+    const o = fillOptions(options);
+    this.#opts = o;
+    this.vcpus = o.vcpus;
+    this.#control = createControl(o.vcpus);
+    this.#records = Array.from({ length: o.vcpus }, (_, id) => new ControlRecord(this.#control, id));
+    this.#piscina = new Piscina({
+      filename: workerEntry(),
+      minThreads: o.maxThreads,
+      maxThreads: o.maxThreads,
+      idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: 1,
+      // The vCPU threads need their event loops between and during tasks (comlink, waitAsync);
+      // piscina's 'sync' atomics mode would block them on Atomics.wait between tasks.
+      atomics: 'disabled',
+      execArgv: o.execArgv,
+    });
+    o.signal?.addEventListener('abort', () => this.#run?.aborts.forEach((a) => a.abort()), { once: true });
+  }
+
+  /** True between `start()` and the end of `stop()`. */
+  get running(): boolean {
+    return this.#run !== null;
+  }
+
+  /** The run state of vCPU `id`: 'idle', 'starting', 'running', 'parked', 'done' or 'failed'. */
+  state(id: number): VcpuState {
+    return STATE_NAMES[this.#record(id).load(Field.STATE)] ?? 'idle';
+  }
+
+  /**
+   * Starts every vCPU (`ctx.arg` is `arg`) and resolves once each has entered its function.
+   * Rejects with a VcpuError (ERR_VCPU_MODULE, …) if a vCPU cannot start; the others are then
+   * stopped. Throws Error ERR_VCPU_POOL_RUNNING / ERR_VCPU_POOL_CLOSED.
+   * @example await pool.start({ entry: 0x1000 });
+   */
+  async start(arg?: unknown): Promise<void> {
+    if (this.#closed) throw poolError('ERR_VCPU_POOL_CLOSED', 'start() after close()');
+    if (this.#run !== null) throw poolError('ERR_VCPU_POOL_RUNNING', 'start() while running; stop() first');
+    if (this.#opts.signal?.aborted) throw poolError('ERR_VCPU_ABORTED', 'the pool signal is aborted');
+    new Int32Array(this.#control).fill(0);
+    const memory = this.#opts.memory.share();
+    const run: Run = { outcomes: [], settled: [], ports: [], aborts: [], remotes: [] };
+    for (let id = 0; id < this.vcpus; id++) {
+      const { port1, port2 } = new MessageChannel();
+      const abort = new AbortController();
+      const task: VcpuTask = {
+        kind: 'vcpu',
+        id,
+        vcpus: this.vcpus,
+        module: this.#opts.module,
+        arg,
+        memory,
+        control: this.#control,
+        rpc: port2,
+      };
+      run.ports.push(port1);
+      run.aborts.push(abort);
+      run.remotes.push(undefined);
+      run.settled.push(false);
+      run.outcomes.push(
+        this.#piscina
+          .run(task, { transferList: [port2], signal: abort.signal })
+          .then(
+            (r: TaskResult): Outcome => {
+              if (r.ok) return r;
+              const cause = fromWire(r.error);
+              const code = r.phase === 'load' ? 'ERR_VCPU_MODULE' : 'ERR_VCPU_FAILED';
+              return { ok: false, error: new VcpuError(id, code, cause.message, cause) };
+            },
+            (e: unknown): Outcome => {
+              const aborted = isAbort(e);
+              const msg = aborted ? 'its thread was killed' : `its thread died: ${String((e as Error)?.message ?? e)}`;
+              this.#records[id]!.setState(RunState.FAILED);
+              return {
+                ok: false,
+                error: new VcpuError(id, aborted ? 'ERR_VCPU_ABORTED' : 'ERR_VCPU_TERMINATED', msg, e),
+              };
+            },
+          )
+          .then((o) => {
+            run.settled[id] = true;
+            if (!o.ok && this.listenerCount('error') > 0) this.emit('error', o.error, id);
+            return o;
+          }),
+      );
+    }
+    this.#run = run;
+    if (this.#opts.signal?.aborted) run.aborts.forEach((a) => a.abort());
+    // Started = every vCPU past STARTING (running, or already parked/done/failed).
+    for (let id = 0; id < this.vcpus; id++) {
+      await this.#waitFor(id, (s) => s >= RunState.RUNNING, Infinity);
+    }
+    const failed = await this.#firstLoadFailure(run);
+    if (failed !== null) {
+      await this.stop().catch(() => undefined);
+      throw failed;
+    }
+  }
+
+  async #firstLoadFailure(run: Run): Promise<VcpuError | null> {
+    for (let id = 0; id < this.vcpus; id++) {
+      if (this.#records[id]!.load(Field.STATE) !== RunState.FAILED) continue;
+      const o = await run.outcomes[id]!;
+      if (!o.ok && o.error.code === 'ERR_VCPU_MODULE') return o.error;
+    }
+    return null;
+  }
+
+  /**
+   * Asks every vCPU to park at its next checkpoint and resolves when all are parked (or have
+   * returned). Rejects with Error ERR_VCPU_PAUSE_TIMEOUT after `timeoutMs` (default 10 s) if a
+   * vCPU never reaches a checkpoint; the pause request stays set until `resume()`.
+   * @example await pool.pause(); inspect(memory); pool.resume();
+   */
+  async pause(timeoutMs?: number): Promise<void> {
+    const timeout = timeoutMs === undefined ? 10_000 : checkTimeout('timeoutMs', timeoutMs);
+    this.#requireRun('pause');
+    for (const r of this.#records) {
+      r.store(Field.PAUSE, 1);
+      r.ring(true);
+    }
+    const deadline = Date.now() + timeout;
+    for (let id = 0; id < this.vcpus; id++) {
+      const ok = await this.#waitFor(id, (s) => s >= RunState.PARKED, deadline);
+      if (!ok) throw poolError('ERR_VCPU_PAUSE_TIMEOUT', `vCPU ${id} did not reach a checkpoint in ${timeout} ms`);
+    }
+  }
+
+  /** Lets parked vCPUs run again. */
+  resume(): void {
+    this.#requireRun('resume');
+    for (const r of this.#records) {
+      r.store(Field.PAUSE, 0);
+      r.ring(true);
+    }
+  }
+
+  /** Rings vCPU `id`'s doorbell: wakes it from `waitForInterrupt` ('kick'). */
+  kick(id: number): void {
+    const r = this.#record(id);
+    Atomics.add(r.words, r.base + Field.KICKS, 1);
+    r.ring(false);
+  }
+
+  /** Sets interrupt `line` (0-31) pending on vCPU `id` and wakes it ('irq'). */
+  raiseIrq(id: number, line: number): void {
+    const r = this.#record(id);
+    if (typeof line !== 'number') throw typeError('line', 'a number', line);
+    if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
+    Atomics.or(r.words, r.base + Field.IRQ, 1 << line);
+    r.ring(false);
+  }
+
+  /**
+   * The comlink proxy of what vCPU `id` passed to `ctx.expose()`. Calls are answered at the
+   * vCPU's checkpoints or while it is parked; a call made before `expose()` waits for it.
+   * @example const regs = await pool.remote<{ regs(): Regs }>(0).regs();
+   */
+  remote<T = unknown>(id: number): Remote<T> {
+    const r = this.#record(id);
+    const run = this.#requireRun('remote');
+    let proxy = run.remotes[id];
+    if (proxy === undefined) {
+      proxy = wrap<unknown>(
+        countingEndpoint(run.ports[id]!, () => {
+          Atomics.add(r.words, r.base + Field.RPC_SENT, 1);
+          r.ring(true);
+        }),
+      );
+      run.remotes[id] = proxy;
+    }
+    return proxy as Remote<T>;
+  }
+
+  /** Kills vCPU `id`'s thread (for a vCPU stuck outside its checkpoints); stop() reports ERR_VCPU_ABORTED. */
+  kill(id: number): void {
+    this.#record(id);
+    this.#requireRun('kill').aborts[id]!.abort();
+  }
+
+  /**
+   * Asks every vCPU to stop (`ctx.shouldStop()` becomes true, parked and waiting vCPUs wake) and
+   * resolves to their results in id order. Rejects with the first failed vCPU's VcpuError once
+   * all have finished. Resolves to [] if the pool is not running.
+   */
+  async stop(): Promise<unknown[]> {
+    const run = this.#run;
+    if (run === null) return [];
+    for (const r of this.#records) {
+      r.store(Field.STOP, 1);
+      r.ring(true);
+    }
+    const outcomes = await Promise.all(run.outcomes);
+    this.#endRun(run);
+    const failed = outcomes.find((o) => !o.ok);
+    if (failed !== undefined && !failed.ok) throw failed.error;
+    return outcomes.map((o) => (o.ok ? o.value : undefined));
+  }
+
+  /**
+   * Runs `module`'s default export `(ctx, arg)` once on a job thread, where `ctx.memory` is the
+   * pool's memory (shared, no copy): for parallel checksums, page scans, image loading. Resolves
+   * to its result; rejects with its error (code and kind kept).
+   * @example const sum = await pool.run(new URL('./checksum.js', import.meta.url), { from: 0, len: 1 << 20 });
+   */
+  async run(module: string | URL, arg?: unknown, options?: { signal?: AbortSignal }): Promise<unknown> {
+    if (this.#closed) throw poolError('ERR_VCPU_POOL_CLOSED', 'run() after close()');
+    const url = resolveModule('module', module);
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw typeError('options.signal', 'an AbortSignal', signal);
+    this.#jobs ??= new Piscina({
+      filename: workerEntry(),
+      minThreads: 0,
+      maxThreads: this.#opts.jobThreads,
+      idleTimeout: 5000,
+      atomics: 'disabled',
+      execArgv: this.#opts.execArgv,
+    });
+    const task: JobTask = { kind: 'job', module: url, arg, memory: this.#opts.memory.share() };
+    const r = (await this.#jobs.run(task, signal ? { signal } : {})) as TaskResult;
+    if (r.ok) return r.value;
+    throw fromWire(r.error);
+  }
+
+  /**
+   * Stops the vCPUs (killing those that do not return within closeTimeoutMs), then ends every
+   * thread of the pool. Always releases the threads; idempotent. Does not throw for failed vCPUs.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const run = this.#run;
+    if (run !== null) {
+      for (const r of this.#records) {
+        r.store(Field.STOP, 1);
+        r.ring(true);
+      }
+      const all = Promise.all(run.outcomes);
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((res) => (timer = setTimeout(() => res(true), this.#opts.closeTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (late) run.aborts.forEach((a) => a.abort());
+      await all;
+      this.#endRun(run);
+    }
+    await Promise.all([this.#piscina.destroy(), this.#jobs?.destroy()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #endRun(run: Run): void {
+    for (const p of run.ports) p.close();
+    if (this.#run === run) this.#run = null;
+  }
+
+  #record(id: number): ControlRecord {
+    if (typeof id !== 'number') throw typeError('id', 'a number', id);
+    if (!Number.isInteger(id) || id < 0 || id >= this.vcpus) {
+      throw rangeError('id', `a vCPU id from 0 to ${this.vcpus - 1}`, id);
+    }
+    return this.#records[id]!;
+  }
+
+  #requireRun(what: string): Run {
+    if (this.#run === null) throw poolError('ERR_VCPU_POOL_NOT_RUNNING', `${what}() while not running`);
+    return this.#run;
+  }
+
+  /** Waits (without blocking the event loop) until `pred(state)` or the vCPU's task settled. */
+  async #waitFor(id: number, pred: (s: number) => boolean, deadline: number): Promise<boolean> {
+    const r = this.#records[id]!;
+    const i = r.base + Field.STATE;
+    for (;;) {
+      const s = Atomics.load(r.words, i);
+      if (pred(s) || this.#run?.settled[id] === true) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const w = Atomics.waitAsync(r.words, i, s, Math.min(left, POLL_MS));
+      if (w.async) await w.value;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The piscina worker entry of VcpuPool: runs one vCPU (a long-lived task) or one ordinary job per
+ * task, over guest memory rebuilt from the task's descriptor (the same memory, no copy).
+ *
+ * Failures come back as results, not rejections, so the pool sees the error's code and kind
+ * (structured clone drops an Error's own fields) and whether loading or running failed.
+ */
+import { GuestMemoryAtomic } from '../src/guest-memory-atomic.js';
+import { GuestMemoryMmap } from '../src/guest-memory.js';
+import { RunState, ControlRecord } from '../src/runtime/control.js';
+import {
+  toWire,
+  type JobTask,
+  type SharedMemoryDescriptor,
+  type TaskResult,
+  type VcpuTask,
+  type WorkerTask,
+} from '../src/runtime/protocol.js';
+import { VcpuContext } from '../src/runtime/vcpu-context.js';
+
+type Entry = (ctx: unknown, arg?: unknown) => unknown;
+
+async function loadEntry(module: string): Promise<Entry> {
+  const mod = (await import(module)) as { default?: unknown };
+  if (typeof mod.default !== 'function') {
+    const e = new TypeError(`${module} has no default export function (found ${typeof mod.default})`) as TypeError & {
+      code: string;
+    };
+    e.code = 'ERR_VCPU_MODULE';
+    throw e;
+  }
+  return mod.default as Entry;
+}
+
+function openMemory(d: SharedMemoryDescriptor): { memory: GuestMemoryMmap; atomic: GuestMemoryAtomic | null } {
+  if (d.kind === 'guestmem.GuestMemoryAtomic') {
+    const atomic = GuestMemoryAtomic.fromShared(d);
+    return { memory: atomic.memory(), atomic };
+  }
+  return { memory: GuestMemoryMmap.fromShared(d), atomic: null };
+}
+
+async function runVcpu(task: VcpuTask): Promise<TaskResult> {
+  const ctl = new ControlRecord(task.control, task.id);
+  ctl.setState(RunState.STARTING);
+  const { memory, atomic } = openMemory(task.memory);
+  let entry: Entry;
+  try {
+    entry = await loadEntry(task.module);
+  } catch (e) {
+    ctl.setState(RunState.FAILED);
+    task.rpc.close();
+    atomic?.close();
+    return { ok: false, error: toWire(e), phase: 'load' };
+  }
+  const ctx = new VcpuContext(task.id, task.vcpus, task.arg, memory, atomic, task.control, task.rpc);
+  ctl.setState(RunState.RUNNING);
+  try {
+    const value = await entry(ctx);
+    ctl.setState(RunState.DONE);
+    return { ok: true, value };
+  } catch (e) {
+    ctl.setState(RunState.FAILED);
+    return { ok: false, error: toWire(e), phase: 'run' };
+  } finally {
+    task.rpc.close();
+    atomic?.close();
+  }
+}
+
+async function runJob(task: JobTask): Promise<TaskResult> {
+  const { memory, atomic } = openMemory(task.memory);
+  try {
+    let entry: Entry;
+    try {
+      entry = await loadEntry(task.module);
+    } catch (e) {
+      return { ok: false, error: toWire(e), phase: 'load' };
+    }
+    try {
+      return { ok: true, value: await entry({ memory, arg: task.arg, atomic }, task.arg) };
+    } catch (e) {
+      return { ok: false, error: toWire(e), phase: 'run' };
+    }
+  } finally {
+    atomic?.close();
+  }
+}
+
+export default function run(task: WorkerTask): Promise<TaskResult> {
+  return task.kind === 'vcpu' ? runVcpu(task) : runJob(task);
+}
