@@ -44,3 +44,5 @@ export { MAX_VCPUS, type VcpuPoolOptions } from './runtime/options.js';
 export { VcpuError, type VcpuErrorCode } from './runtime/vcpu-error.js';
 export type { VcpuContext, WakeReason } from './runtime/vcpu-context.js';
 export type { VcpuState } from './runtime/control.js';
+export { applySnapshot, loadSnapshot, readSnapshotHeader, saveSnapshot } from './snapshot.js';
+export type { SaveOptions, SnapshotHeader, SnapshotInfo, SnapshotOptions } from './snapshot.js';
