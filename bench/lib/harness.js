@@ -66,12 +66,19 @@ export async function runCases(file, cases) {
   return results;
 }
 
+/** A time per op in ns, µs or ms, whichever reads best. */
+function formatTime(ns) {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms/op`;
+  if (ns >= 1e4) return `${(ns / 1e3).toFixed(1)} µs/op`;
+  return `${ns.toFixed(2)} ns/op`;
+}
+
 /** The results as a text table (one line per case), as printed by printTable. */
 export function formatTable(results) {
   const rows = results.map((r) => [
     r.group,
     r.name,
-    r.gbps ? `${r.gbps.toFixed(2)} GB/s` : `${r.nsPerOp.toFixed(2)} ns/op`,
+    r.gbps ? `${r.gbps.toFixed(2)} GB/s` : formatTime(r.nsPerOp),
     (r.baseline ? `${r.ratio?.toFixed(2)}x ${r.baseline}` : 'baseline') +
       (typeof r.speedup === 'number' && !r.name.endsWith(' 1 worker')
         ? `; ${r.speedup.toFixed(2)}x 1 worker's throughput`

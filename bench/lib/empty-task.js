@@ -1,0 +1,2 @@
+// The raw piscina baseline task of bench/runtime.bench.js: does nothing.
+export default () => 0;
