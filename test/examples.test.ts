@@ -14,9 +14,19 @@ describe('examples', () => {
     expect(out).toContain('and wrote c0ffee');
   });
 
-  it('the README shows quickstart.js verbatim', () => {
+  it('vcpus.js starts, pauses, inspects and stops two vCPUs; the shared counter is exact', () => {
+    const out = execFileSync(process.execPath, [new URL('../examples/vcpus.js', import.meta.url).pathname], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(out).toMatch(/paused; counter \d+ regs/);
+    expect(out).toContain('id: 1');
+    expect(out).toContain('counter exact: true');
+  });
+
+  it.each(['quickstart.js', 'vcpus.js', 'vcpu.js'])('the README shows %s verbatim', (name) => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const example = readFileSync(new URL('../examples/quickstart.js', import.meta.url), 'utf8');
+    const example = readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8');
     expect(readme).toContain(example.trim());
   });
 });

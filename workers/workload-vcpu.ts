@@ -1,11 +1,10 @@
 /**
  * One vCPU of the default workload (`npm start`): a mix of guest loads and stores in its own
  * areas, atomic increments of a shared counter, cross-region copies and struct reads, until
- * the control page says stop. It mirrors every write in a private shadow copy, so the main
+ * the pool stops it. It mirrors every write in a private shadow copy, so the main
  * thread can check afterwards that guest memory holds exactly what this vCPU wrote.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { GuestMemoryMmap, i32, u32, type SharedGuestMemory } from '../src/index.js';
+import { u32, type VcpuContext } from '../src/index.js';
 import {
   AREA,
   checksum,
@@ -22,36 +21,36 @@ import {
   type VcpuReport,
 } from '../src/cli/layout.js';
 
-interface Start {
-  id: number;
-  memory: SharedGuestMemory;
-  seed: number;
-}
+/**
+ * The vCPU entry VcpuPool runs (default export): `ctx.arg.seed` seeds this vCPU's choices; it
+ * works in batches until the pool stops it and returns its report.
+ */
+export default async function workloadVcpu(ctx: VcpuContext): Promise<VcpuReport> {
+  const id = ctx.id;
+  const seed = (ctx.arg as { seed: number }).seed + id * 7919;
+  const mem = ctx.memory;
+  const low = lowArea(id);
+  const high = highArea(id);
+  const WORDS = AREA / 4;
+  const shadowLow = new Uint32Array(WORDS);
+  const shadowHigh = new Uint32Array(WORDS);
+  const page = new Uint8Array(PAGE);
+  const ops = [0, 0, 0, 0, 0];
+  let atomicIncrements = 0;
+  let copiedBytes = 0;
+  let structErrors = 0;
+  let copyErrors = 0;
+  let sink = 0;
 
-const { id, memory, seed } = workerData as Start;
-const mem = GuestMemoryMmap.fromShared(memory);
-const low = lowArea(id);
-const high = highArea(id);
-const WORDS = AREA / 4;
-const shadowLow = new Uint32Array(WORDS);
-const shadowHigh = new Uint32Array(WORDS);
-const page = new Uint8Array(PAGE);
-const ops = [0, 0, 0, 0, 0];
-let atomicIncrements = 0;
-let copiedBytes = 0;
-let structErrors = 0;
-let copyErrors = 0;
-let sink = 0;
-
-let x = seed >>> 0 || 1;
-function rand(): number {
-  x ^= x << 13;
-  x >>>= 0;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  x >>>= 0;
-  return x;
-}
+  let x = seed >>> 0 || 1;
+  function rand(): number {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  }
 
 const expected = Array.from({ length: DESC_COUNT }, (_, i) => descriptor(i));
 const statsAddr = CTRL.vcpuStats + id * STATS_STRIDE;
@@ -96,11 +95,12 @@ function batch(): void {
   for (let k = 0; k < ops.length; k++) mem.store(u32, ops[k]! >>> 0, statsAddr + k * 4);
 }
 
-// park until the main thread starts every vCPU at once (it notifies the go word)
-while (mem.load(u32, CTRL.go) === 0) mem.wait(i32, CTRL.go, 0, 50);
-while (mem.load(u32, CTRL.stop) === 0) batch();
+  while (!ctx.shouldStop()) {
+    batch();
+    await ctx.checkpoint();
+  }
 
-const report: VcpuReport = {
+  return {
   id,
   ops: Object.fromEntries(OP_KINDS.map((k, i) => [k, ops[i]!])) as VcpuReport['ops'],
   atomicIncrements,
@@ -109,5 +109,6 @@ const report: VcpuReport = {
   copyErrors,
   checksumLow: checksum(shadowLow),
   checksumHigh: checksum(shadowHigh),
-};
-parentPort!.postMessage({ report, sink });
+  sink,
+  };
+}

@@ -15,10 +15,6 @@ export const PAGE = 4096;
 
 /** Control page words (guest addresses). */
 export const CTRL = {
-  /** u32: set to 1 by the main thread when every vCPU should stop. */
-  stop: 0x0,
-  /** u32: set to 1 by the main thread to start every vCPU at once. */
-  go: 0x4,
   /** u32: shared counter every vCPU increments atomically (wraps at 2^32). */
   counter: 0x40,
   /** Per-vCPU progress words: vcpuStats + id * STATS_STRIDE, one u32 per op kind. */
@@ -77,4 +73,6 @@ export interface VcpuReport {
   copyErrors: number;
   checksumLow: number;
   checksumHigh: number;
+  /** XOR of every value read (keeps the reads from being optimized away). */
+  sink: number;
 }

@@ -1,10 +1,9 @@
 /**
  * The default workload behind `npm start`: builds a two-region guest memory around a hole,
- * runs N vCPU workers on it for a while, then verifies integrity (the shared atomic counter is
+ * runs N vCPUs on it (a VcpuPool) for a while, then verifies integrity (the shared atomic counter is
  * exact, every vCPU's areas hold exactly what it wrote, no struct or copy mismatch).
  */
-import { Worker } from 'node:worker_threads';
-import { GuestMemoryMmap, u32 } from '../index.js';
+import { GuestMemoryMmap, u32, VcpuPool } from '../index.js';
 import {
   AREA,
   checksum,
@@ -44,7 +43,7 @@ export interface WorkloadResult {
   integrity: { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] };
 }
 
-const workerUrl = new URL('../../workers/workload-vcpu.js', import.meta.url);
+const vcpuModule = new URL('../../workers/workload-vcpu.js', import.meta.url);
 
 export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult> {
   const half = Math.floor(opts.memory / 2 / 4096) * 4096;
@@ -61,24 +60,10 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult
   ]);
   for (let i = 0; i < DESC_COUNT; i++) mem.writeObj(Desc, descriptor(i), DESC_TABLE + i * Desc.size);
 
-  const workers: Worker[] = [];
-  const reports = Array.from({ length: opts.vcpus }, (_, id) => {
-    const w = new Worker(workerUrl, { workerData: { id, memory: mem.share(), seed: 0x1234567 + id * 7919 } });
-    workers.push(w);
-    return new Promise<VcpuReport>((resolve, reject) => {
-      w.once('message', (m: { report: VcpuReport }) => resolve(m.report));
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`vCPU ${id} exited with code ${code} before reporting`)));
-    });
-  });
-  const failed = Promise.all(reports).catch((e: unknown) => e as Error);
-
+  const pool = new VcpuPool({ memory: mem, vcpus: opts.vcpus, module: vcpuModule });
   try {
-    // let every worker load, then start them together
-    await new Promise((r) => setTimeout(r, 200));
+    await pool.start({ seed: 0x1234567 }); // resolves with every vCPU running
     const t0 = performance.now();
-    mem.store(u32, 1, CTRL.go);
-    mem.notify(CTRL.go);
     const progress = setInterval(() => {
       let ops = 0;
       for (let id = 0; id < opts.vcpus; id++) {
@@ -86,17 +71,15 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult
       }
       opts.onProgress?.((performance.now() - t0) / 1000, ops);
     }, 100);
+    // a vCPU that fails ends the run early: stop() then reports its error
+    const failed = new Promise<void>((resolve) => pool.once('error', () => resolve()));
     await Promise.race([new Promise((r) => setTimeout(r, opts.seconds * 1000)), failed]);
-    mem.store(u32, 1, CTRL.stop);
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('vCPUs did not stop within 30 s')), 30_000).unref(),
-    );
-    const done = await Promise.race([Promise.all(reports), timeout]);
+    const reports = (await pool.stop()) as VcpuReport[];
     const elapsed = (performance.now() - t0) / 1000;
     clearInterval(progress);
-    return summarize(mem, opts, done, elapsed, half);
+    return summarize(mem, opts, reports, elapsed, half);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
 }
 
