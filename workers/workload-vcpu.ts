@@ -52,48 +52,48 @@ export default async function workloadVcpu(ctx: VcpuContext): Promise<VcpuReport
     return x;
   }
 
-const expected = Array.from({ length: DESC_COUNT }, (_, i) => descriptor(i));
-const statsAddr = CTRL.vcpuStats + id * STATS_STRIDE;
+  const expected = Array.from({ length: DESC_COUNT }, (_, i) => descriptor(i));
+  const statsAddr = CTRL.vcpuStats + id * STATS_STRIDE;
 
-function batch(): void {
-  for (let n = 0; n < 1024; n++) {
-    const r = rand();
-    const kind = r & 15;
-    const word = (r >>> 4) % WORDS;
-    const inHigh = (r & 0x80000000) !== 0;
-    const addr = (inHigh ? high : low) + word * 4;
-    if (kind < 6) {
-      sink ^= (kind & 1) === 0 ? mem.readObj(u32, addr) : mem.load(u32, addr);
-      ops[0]!++;
-    } else if (kind < 10) {
-      const v = rand();
-      mem.writeObj(u32, v, addr);
-      (inHigh ? shadowHigh : shadowLow)[word] = v;
-      ops[1]!++;
-    } else if (kind < 12) {
-      mem.fetchAdd(u32, CTRL.counter, 1);
-      atomicIncrements++;
-      ops[2]!++;
-    } else if (kind === 12) {
-      // a page from this vCPU's low area to the same place in its high area, across regions
-      const off = ((r >>> 4) % (AREA / PAGE)) * PAGE;
-      mem.readSlice(page, low + off);
-      mem.writeSlice(page, high + off);
-      shadowHigh.set(shadowLow.subarray(off / 4, (off + PAGE) / 4), off / 4);
-      if (mem.readObj(u32, high + off + PAGE - 4) !== shadowLow[(off + PAGE) / 4 - 1]) copyErrors++;
-      copiedBytes += PAGE;
-      ops[3]!++;
-    } else {
-      const i = (r >>> 4) % DESC_COUNT;
-      const d = mem.readObj(Desc, DESC_TABLE + i * Desc.size);
-      const e = expected[i]!;
-      if (d.addr !== e.addr || d.len !== e.len || d.flags !== e.flags || d.next !== e.next) structErrors++;
-      ops[4]!++;
+  function batch(): void {
+    for (let n = 0; n < 1024; n++) {
+      const r = rand();
+      const kind = r & 15;
+      const word = (r >>> 4) % WORDS;
+      const inHigh = (r & 0x80000000) !== 0;
+      const addr = (inHigh ? high : low) + word * 4;
+      if (kind < 6) {
+        sink ^= (kind & 1) === 0 ? mem.readObj(u32, addr) : mem.load(u32, addr);
+        ops[0]!++;
+      } else if (kind < 10) {
+        const v = rand();
+        mem.writeObj(u32, v, addr);
+        (inHigh ? shadowHigh : shadowLow)[word] = v;
+        ops[1]!++;
+      } else if (kind < 12) {
+        mem.fetchAdd(u32, CTRL.counter, 1);
+        atomicIncrements++;
+        ops[2]!++;
+      } else if (kind === 12) {
+        // a page from this vCPU's low area to the same place in its high area, across regions
+        const off = ((r >>> 4) % (AREA / PAGE)) * PAGE;
+        mem.readSlice(page, low + off);
+        mem.writeSlice(page, high + off);
+        shadowHigh.set(shadowLow.subarray(off / 4, (off + PAGE) / 4), off / 4);
+        if (mem.readObj(u32, high + off + PAGE - 4) !== shadowLow[(off + PAGE) / 4 - 1]) copyErrors++;
+        copiedBytes += PAGE;
+        ops[3]!++;
+      } else {
+        const i = (r >>> 4) % DESC_COUNT;
+        const d = mem.readObj(Desc, DESC_TABLE + i * Desc.size);
+        const e = expected[i]!;
+        if (d.addr !== e.addr || d.len !== e.len || d.flags !== e.flags || d.next !== e.next) structErrors++;
+        ops[4]!++;
+      }
     }
+    // progress for the main thread's display: plain atomic stores of this vCPU's own counters
+    for (let k = 0; k < ops.length; k++) mem.store(u32, ops[k]! >>> 0, statsAddr + k * 4);
   }
-  // progress for the main thread's display: plain atomic stores of this vCPU's own counters
-  for (let k = 0; k < ops.length; k++) mem.store(u32, ops[k]! >>> 0, statsAddr + k * 4);
-}
 
   while (!ctx.shouldStop()) {
     batch();
@@ -101,14 +101,14 @@ function batch(): void {
   }
 
   return {
-  id,
-  ops: Object.fromEntries(OP_KINDS.map((k, i) => [k, ops[i]!])) as VcpuReport['ops'],
-  atomicIncrements,
-  copiedBytes,
-  structErrors,
-  copyErrors,
-  checksumLow: checksum(shadowLow),
-  checksumHigh: checksum(shadowHigh),
-  sink,
+    id,
+    ops: Object.fromEntries(OP_KINDS.map((k, i) => [k, ops[i]!])) as VcpuReport['ops'],
+    atomicIncrements,
+    copiedBytes,
+    structErrors,
+    copyErrors,
+    checksumLow: checksum(shadowLow),
+    checksumHigh: checksum(shadowHigh),
+    sink,
   };
 }
