@@ -1,0 +1,46 @@
+// Runs the API fuzzer (fuzz-core.mjs) in this process, which the caller runs as a child so a
+// fatal signal would be seen rather than take the test runner down with it.
+//
+//   node test/reliability/fuzz-child.mjs --seed 7 --sequences 200 [--ops 60]
+//   node test/reliability/fuzz-child.mjs --seed 7 --seconds 300        (the soak's long run)
+//   node test/reliability/fuzz-child.mjs --seed 7 --replay 42          (one sequence, every call printed)
+//
+// Prints one JSON summary line last; on the first failure prints the failing sequence's calls
+// and the command that replays it, and exits 1.
+import { parseArgs } from 'node:util';
+import { runSequence } from './fuzz-core.mjs';
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string', default: '1' },
+    sequences: { type: 'string' },
+    seconds: { type: 'string' },
+    ops: { type: 'string', default: '60' },
+    replay: { type: 'string' },
+  },
+});
+const seed = Number(values.seed);
+const ops = Number(values.ops);
+const stats = { seed, sequences: 0, calls: 0, compared: 0, outcomes: {}, failure: null };
+const replay = values.replay === undefined ? null : Number(values.replay);
+const deadline = values.seconds ? Date.now() + Number(values.seconds) * 1000 : Infinity;
+const count = replay !== null ? 1 : values.sequences ? Number(values.sequences) : Infinity;
+
+for (let i = 0; i < count && Date.now() < deadline; i++) {
+  const index = replay ?? i;
+  try {
+    runSequence(seed, index, ops, stats);
+    if (replay !== null) console.log(`sequence ${index} passed`);
+  } catch (e) {
+    const log = e.log ?? [];
+    stats.failure = { sequence: index, error: String(e.message), calls: log.length };
+    console.log(`FAILED sequence ${index} of seed ${seed} at call ${log.length}: ${e.message}`);
+    if (e.cause?.stack) console.log(e.cause.stack);
+    console.log('calls (in order):');
+    for (const line of log) console.log(`  ${line}`);
+    console.log(`replay: node test/reliability/fuzz-child.mjs --seed ${seed} --ops ${ops} --replay ${index}`);
+    process.exitCode = 1;
+    break;
+  }
+}
+console.log(JSON.stringify(stats));
