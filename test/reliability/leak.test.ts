@@ -1,0 +1,35 @@
+// No leaks: 10,000 mappings created and dropped (anonymous and file-backed), and mappings shared
+// with worker threads that exit, all come back: /proc/self/maps, RSS and the addon's counter
+// return to their starting level. Each run is its own process (--expose-gc, a clean heap).
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const child = new URL('./leak-child.mjs', import.meta.url).pathname;
+
+interface Sample {
+  maps: number;
+  rssMiB: number;
+  live: number;
+}
+function run(args: string[]): { before: Sample; after: Sample; peakLive: number } {
+  const out = execFileSync(process.execPath, ['--expose-gc', child, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+describe('mapping lifetime under churn', () => {
+  it('10,000 mappings created and dropped: maps, RSS and live count return to the start', () => {
+    const r = run(['--count', '10000']);
+    expect(r.peakLive).toBeGreaterThan(100); // they did exist at once
+    expect(r.after.live).toBe(r.before.live);
+    expect(r.after.maps - r.before.maps).toBeLessThan(64); // 10,000 leaked would be +10,000
+    expect(r.after.rssMiB - r.before.rssMiB).toBeLessThan(48); // leaked would be ~160 MiB more
+  }, 120_000);
+
+  it('2,000 mappings shared with worker threads that exit: all unmapped afterwards', () => {
+    const r = run(['--count', '2000', '--workers', '2', '--rounds', '20']);
+    expect(r.peakLive).toBeGreaterThanOrEqual(100);
+    expect(r.after.live).toBe(r.before.live);
+    expect(r.after.maps - r.before.maps).toBeLessThan(64);
+    expect(r.after.rssMiB - r.before.rssMiB).toBeLessThan(64);
+  }, 120_000);
+});
