@@ -4,7 +4,7 @@
 // shared counter must be exact, every vCPU's areas must hold what it wrote, no vCPU may have
 // failed, and RSS must be flat over the second half of the run. Prints one JSON line; exits 1
 // on any failure.
-//   node test/reliability/soak.mjs --seconds 300 [--vcpus N] [--seed S]
+//   node --expose-gc test/reliability/soak.mjs --seconds 300 [--vcpus N] [--seed S]
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -129,6 +129,20 @@ try {
 }
 await pool.close();
 const elapsed = (performance.now() - t0) / 1000;
+atomic.close();
+
+// Every region but those of the final map is unreachable now: with a GC (run with --expose-gc)
+// all of them are unmapped.
+let liveAfter = null;
+const expectLive = atomic.memory().numRegions;
+if (typeof globalThis.gc === 'function') {
+  for (let i = 0; i < 200 && liveMappings() > expectLive; i++) {
+    globalThis.gc();
+    await sleep(10);
+  }
+  liveAfter = liveMappings();
+  if (liveAfter !== expectLive) failures.push(`${liveAfter} mappings live after the run (${expectLive} expected)`);
+}
 
 const increments = results.reduce((s, r) => s + (r?.increments ?? 0), 0);
 const counter = mem.load(u32, COUNTER);
@@ -160,6 +174,7 @@ const summary = {
   irqsSeen: results.reduce((s, r) => s + (r?.irqs ?? 0), 0),
   ...counts,
   maxPauseMs: Number(maxPauseMs.toFixed(1)),
+  liveMappingsAfter: liveAfter,
   rssMiB: {
     first: Math.round(rss[0]?.mib ?? 0),
     last: Math.round(rss.at(-1)?.mib ?? 0),

@@ -8,7 +8,7 @@ const soak = new URL('./soak.mjs', import.meta.url).pathname;
 
 describe('soak (short)', () => {
   it('counters exact, areas intact, no vCPU failed, every kind of event happened', () => {
-    const out = execFileSync(process.execPath, [soak, '--seconds', '8', '--seed', '99'], {
+    const out = execFileSync(process.execPath, ['--expose-gc', soak, '--seconds', '8', '--seed', '99'], {
       encoding: 'utf8',
       timeout: 120_000,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -17,6 +17,7 @@ describe('soak (short)', () => {
     expect(s.failures).toEqual([]);
     expect(s.counter).toBe(s.increments % 2 ** 32);
     expect(s.increments).toBeGreaterThan(0);
+    expect(s.liveMappingsAfter).toBeLessThanOrEqual(3); // every removed region was unmapped
     for (const k of ['pauses', 'hotplugs', 'kicks', 'irqs', 'remotes', 'dirtyScans', 'hotWrites']) {
       expect(s[k], k).toBeGreaterThan(0);
     }
