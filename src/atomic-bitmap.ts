@@ -152,9 +152,10 @@ export class AtomicBitmap {
  */
 export function markRange(words: Int32Array, shift: number, abs: number, n: number): void {
   if (n <= 0) return;
-  const size = 2 ** shift;
-  const first = Math.floor(abs / size);
-  const last = Math.floor((abs + n - 1) / size);
+  const end = abs + n - 1;
+  // Integer shifts while offsets fit 32 bits (every mapping's first 4 GiB); division beyond.
+  const first = end <= 0xffffffff ? abs >>> shift : Math.floor(abs / 2 ** shift);
+  const last = end <= 0xffffffff ? end >>> shift : Math.floor(end / 2 ** shift);
   for (let p = first; p <= last; p++) {
     const w = p >>> 5;
     const bit = 1 << (p & 31);
