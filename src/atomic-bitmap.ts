@@ -5,7 +5,7 @@
  * Writers set bits with `Atomics.or` after their write; readers collect and clear with
  * `getAndReset`, which swaps each word with zero (`Atomics.exchange`). A write that lands after
  * the swap marks its page again, so repeated `getAndReset` passes never lose a write made
- * through guestmem's API. Writes through raw views (`MmapRegion.buffer`, `asTypedArray` copies
+ * through guestmem's API (the marking functions below explain the ordering per kind of write). Writes through raw views (`MmapRegion.buffer`, `asTypedArray` copies
  * to the raw buffer) are not seen: they bypass the API.
  */
 import { checkIndex, rangeError, typeError } from './internal/args.js';
@@ -145,10 +145,10 @@ export class AtomicBitmap {
 }
 
 /**
- * @internal Marks the pages of [abs, abs + n) in `words` (n > 0). A load first: a page already
- * marked costs a read, not a locked read-modify-write on a line other writers share. The load
- * is an Atomics.load (sequentially consistent) so it is not reordered before the write it
- * follows, which would let a concurrent getAndReset clear the bit between them unseen.
+ * @internal Marks the pages of [abs, abs + n) after a write made with Atomics (sequentially
+ * consistent). A load first: a page already marked costs a load, not a locked read-modify-write
+ * on a line other writers share. Both are sequentially consistent, so the check is ordered after
+ * the write: a getAndReset that clears the bit after the check also sees the write.
  */
 export function markRange(words: Int32Array, shift: number, abs: number, n: number): void {
   if (n <= 0) return;
@@ -163,9 +163,29 @@ export function markRange(words: Int32Array, shift: number, abs: number, n: numb
   }
 }
 
-/** @internal The hot-path mark of one page (a naturally aligned scalar never spans two). */
+/**
+ * @internal Marks the pages of [abs, abs + n) after a plain write (bulk copies, unaligned and
+ * unordered writes, read(2) into the mapping). Always an `Atomics.or`: a plain write may still
+ * sit in the store buffer when a following load runs, so a "bit already set?" check could read
+ * the bit before a concurrent getAndReset clears it while the write lands after that reset's
+ * copy: a lost page. The locked read-modify-write orders the write before the mark.
+ */
+export function markRangeAfterPlain(words: Int32Array, shift: number, abs: number, n: number): void {
+  if (n <= 0) return;
+  const end = abs + n - 1;
+  const first = end <= 0xffffffff ? abs >>> shift : Math.floor(abs / 2 ** shift);
+  const last = end <= 0xffffffff ? end >>> shift : Math.floor(end / 2 ** shift);
+  for (let p = first; p <= last; p++) Atomics.or(words, p >>> 5, 1 << (p & 31));
+}
+
+/** @internal The hot-path mark of one page after an atomic write (see markRange). */
 export function markPage(words: Int32Array, page: number): void {
   const w = page >>> 5;
   const bit = 1 << (page & 31);
   if ((Atomics.load(words, w) & bit) === 0) Atomics.or(words, w, bit);
+}
+
+/** @internal The hot-path mark of one page after a plain write (see markRangeAfterPlain). */
+export function markPageAfterPlain(words: Int32Array, page: number): void {
+  Atomics.or(words, page >>> 5, 1 << (page & 31));
 }

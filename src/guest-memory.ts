@@ -26,7 +26,7 @@ import {
   typeError,
 } from './internal/args.js';
 import { GuestMemoryError } from './errors.js';
-import { markPage } from './atomic-bitmap.js';
+import { markPage, markPageAfterPlain } from './atomic-bitmap.js';
 import { hex, invalidBackendAddress, invalidGuestAddress, invalidGuestRegion, partialBuffer } from './internal/errs.js';
 import {
   checkAtomicType,
@@ -671,8 +671,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
           r.f32[off >>> 2] = value as number;
           break;
       }
-      // Marked with the same ordering as the atomic paths; see AtomicBitmap about raw writes.
-      if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+      // A plain store: marked with a locked or (see markRangeAfterPlain).
+      if (r.dirty !== null) markPageAfterPlain(r.dirty, off >>> r.pageShift);
       return;
     }
     this.writeObjSlow(type, value, addr);

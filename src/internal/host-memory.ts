@@ -11,7 +11,7 @@
  * Aligned scalar accesses use Atomics (single, tear-free, never merged or hoisted by the JIT);
  * floats go through their integer bit patterns so they are tear-free too.
  */
-import { markRange, type AtomicBitmap } from '../atomic-bitmap.js';
+import { markRange, markRangeAfterPlain, type AtomicBitmap } from '../atomic-bitmap.js';
 import { native } from '../native.js';
 import { K_F32, K_I16, K_I32, K_I8, K_U16, K_U32, K_U64, K_U8, type ValueType } from '../types.js';
 
@@ -173,11 +173,6 @@ export function atomicStore(hm: HostMemory, kind: number, abs: number, value: nu
   if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, 1);
 }
 
-/** Marks [abs, abs + n) dirty if the mapping tracks writes (after the write, see markRange). */
-export function markWritten(hm: HostMemory, abs: number, n: number): void {
-  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n);
-}
-
 /** Reads a scalar at an aligned chunk-local offset: atomically, then reinterpreted. */
 export function readAligned(v: Views, type: ValueType<unknown>, local: number): number | bigint {
   const kind = type.kind;
@@ -231,7 +226,7 @@ export function readScalar(hm: HostMemory, type: ValueType<unknown>, abs: number
 export function writeScalar(hm: HostMemory, type: ValueType<unknown>, abs: number, value: unknown): void {
   if (abs % type.size === 0) writeAligned(chunkOf(hm, abs), type, abs % CHUNK, value);
   else type.encode(hm.dv, abs, value);
-  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, type.size);
+  if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, type.size);
 }
 
 /** RMW operations, in the order of the public methods. */
@@ -365,7 +360,7 @@ export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: nu
 /** Copies `n` bytes of `src` from byte `srcOff` of the view into the mapping at `abs`. */
 export function copyIn(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
   copyInBytes(hm, abs, src, srcOff, n);
-  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n);
+  if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, n);
 }
 
 function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
@@ -387,7 +382,7 @@ function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: numbe
 export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: number, toMapping: boolean): void {
   if (toMapping) {
     native.copy(hm.buffer, abs, view.buffer, view.byteOffset, n);
-    if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n);
+    if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, n);
   } else {
     native.copy(view.buffer, view.byteOffset, hm.buffer, abs, n);
   }
@@ -396,13 +391,13 @@ export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: 
 /** Copies between two mappings (or within one; overlapping ranges are handled like memmove). */
 export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, srcAbs: number, n: number): void {
   native.copy(dst.buffer, dstAbs, src.buffer, srcAbs, n);
-  if (dst.dirty !== null) markRange(dst.dirty, dst.pageShift, dstAbs, n);
+  if (dst.dirty !== null) markRangeAfterPlain(dst.dirty, dst.pageShift, dstAbs, n);
 }
 
 /** One read(2) from `fd` into the mapping; returns the bytes read (0 at end of file). */
 export function readFd(hm: HostMemory, abs: number, fd: number, n: number): number {
   const got = native.readFd(fd, hm.buffer, abs, n);
-  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, got);
+  if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, got);
   return got;
 }
 
