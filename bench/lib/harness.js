@@ -69,7 +69,7 @@ export async function runCases(file, cases) {
 /** A time per op in ns, µs or ms, whichever reads best. */
 function formatTime(ns) {
   if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms/op`;
-  if (ns >= 1e4) return `${(ns / 1e3).toFixed(1)} µs/op`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs/op`;
   return `${ns.toFixed(2)} ns/op`;
 }
 
