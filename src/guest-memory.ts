@@ -81,6 +81,9 @@ import {
   K_U32,
   K_U64,
   K_U8,
+  u32 as U32,
+  u64 as U64,
+  u8 as U8,
   type ValueType,
   type WriteValue,
 } from './types.js';
@@ -512,6 +515,20 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example const flags = mem.readObj(u32, 0x1000);
    */
   readObj<T>(type: ValueType<T>, addr: number): T {
+    // u32 and u64 first, by identity: no type fields to load; the rest takes the general path.
+    if (typeof addr === 'number') {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (type === U32) {
+        if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
+      } else if (type === U64) {
+        if (off >>> 0 === off && off + 8 <= r.rEnd && (off & 7) === 0) return Atomics.load(r.u64, off >>> 3) as T;
+      }
+    }
+    return this.readObjAny(type, addr);
+  }
+
+  private readObjAny<T>(type: ValueType<T>, addr: number): T {
     let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
@@ -549,6 +566,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example mem.writeObj(u64, 0xffn, 0x2000)
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        Atomics.store(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return;
+      }
+    }
+    this.writeObjAny(type, value, addr);
+  }
+
+  private writeObjAny<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
@@ -597,6 +627,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example const op = mem.readUnordered(u8, pc);
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
+    if (typeof addr === 'number') {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (type === U32) {
+        if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return r.u32[off >>> 2] as T;
+      } else if (type === U8) {
+        if (off >>> 0 === off && off < r.rEnd) return r.u8[off] as T;
+      }
+    }
+    return this.readUnorderedAny(type, addr);
+  }
+
+  private readUnorderedAny<T>(type: ValueType<T>, addr: number): T {
     let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
@@ -636,6 +679,27 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
 
   /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
+    if (typeof addr === 'number' && typeof value === 'number') {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (type === U32) {
+        if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0 && value >>> 0 === value) {
+          r.u32[off >>> 2] = value;
+          if (r.dirty !== null) markPageAfterPlain(r.dirty, off >>> r.pageShift);
+          return;
+        }
+      } else if (type === U8) {
+        if (off >>> 0 === off && off < r.wEnd && (value & 0xff) === value) {
+          r.u8[off] = value;
+          if (r.dirty !== null) markPageAfterPlain(r.dirty, off >>> r.pageShift);
+          return;
+        }
+      }
+    }
+    this.writeUnorderedAny(type, value, addr);
+  }
+
+  private writeUnorderedAny<T>(type: ValueType<T>, value: T, addr: number): void {
     let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
@@ -752,6 +816,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example mem.load(u32, 0x1000)
    */
   load<T>(type: ValueType<T>, addr: number): T {
+    if (typeof addr === 'number') {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (type === U32) {
+        if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
+      } else if (type === U64) {
+        if (off >>> 0 === off && off + 8 <= r.rEnd && (off & 7) === 0) return Atomics.load(r.u64, off >>> 3) as T;
+      }
+    }
+    return this.loadAny(type, addr);
+  }
+
+  private loadAny<T>(type: ValueType<T>, addr: number): T {
     let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
@@ -787,6 +864,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
 
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        Atomics.store(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return;
+      }
+    }
+    this.storeAny(type, value, addr);
+  }
+
+  private storeAny<T>(type: ValueType<T>, value: T, addr: number): void {
     let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
@@ -840,6 +930,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    * @example mem.fetchAdd(u32, COUNTER, 1)
    */
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        const old = Atomics.add(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.fetchAddAny(type, addr, value);
+  }
+
+  private fetchAddAny<T>(type: ValueType<T>, addr: number, value: T): T {
     let r = this.hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
