@@ -517,12 +517,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   readObj<T>(type: ValueType<T>, addr: number): T {
     // u32 and u64 first, by identity: no type fields to load; the rest takes the general path.
     if (typeof addr === 'number') {
-      let r = this.hot;
-      let off = addr - r.startAddr;
-      if (!(off >= 0 && off < r.len)) {
-        r = this.locate(addr); // a miss: binary search, then the same fast access
-        off = addr - r.startAddr;
-      }
+      const r = this.hot;
+      const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
       } else if (type === U64) {
@@ -571,12 +567,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      let r = this.hot;
-      let off = addr - r.startAddr;
-      if (!(off >= 0 && off < r.len)) {
-        r = this.locate(addr); // a miss: binary search, then the same fast access
-        off = addr - r.startAddr;
-      }
+      const r = this.hot;
+      const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.u32, off >>> 2, value);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
@@ -636,12 +628,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      let r = this.hot;
-      let off = addr - r.startAddr;
-      if (!(off >= 0 && off < r.len)) {
-        r = this.locate(addr); // a miss: binary search, then the same fast access
-        off = addr - r.startAddr;
-      }
+      const r = this.hot;
+      const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return r.u32[off >>> 2] as T;
       } else if (type === U8) {
@@ -692,12 +680,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
     if (typeof addr === 'number' && typeof value === 'number') {
-      let r = this.hot;
-      let off = addr - r.startAddr;
-      if (!(off >= 0 && off < r.len)) {
-        r = this.locate(addr); // a miss: binary search, then the same fast access
-        off = addr - r.startAddr;
-      }
+      const r = this.hot;
+      const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0 && value >>> 0 === value) {
           r.u32[off >>> 2] = value;
@@ -833,12 +817,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   load<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      let r = this.hot;
-      let off = addr - r.startAddr;
-      if (!(off >= 0 && off < r.len)) {
-        r = this.locate(addr); // a miss: binary search, then the same fast access
-        off = addr - r.startAddr;
-      }
+      const r = this.hot;
+      const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
       } else if (type === U64) {
@@ -885,12 +865,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      let r = this.hot;
-      let off = addr - r.startAddr;
-      if (!(off >= 0 && off < r.len)) {
-        r = this.locate(addr); // a miss: binary search, then the same fast access
-        off = addr - r.startAddr;
-      }
+      const r = this.hot;
+      const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.u32, off >>> 2, value);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
@@ -955,12 +931,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      let r = this.hot;
-      let off = addr - r.startAddr;
-      if (!(off >= 0 && off < r.len)) {
-        r = this.locate(addr); // a miss: binary search, then the same fast access
-        off = addr - r.startAddr;
-      }
+      const r = this.hot;
+      const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.add(r.u32, off >>> 2, value);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
