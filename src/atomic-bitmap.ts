@@ -81,7 +81,7 @@ export class AtomicBitmap {
   setAddrRange(addr: number, len: number): void {
     checkIndex('addr', addr);
     checkIndex('len', len);
-    markRange(this.words, this.shift, addr, Math.min(len, Math.max(0, this.byteSize - addr)));
+    markRange(this.words, this.shift, addr, Math.min(len, Math.max(0, this.byteSize - addr)), false);
   }
 
   /** Clears every page that [addr, addr + len) touches (clipped to the bitmap). */
@@ -145,12 +145,18 @@ export class AtomicBitmap {
 }
 
 /**
- * @internal Marks the pages of [abs, abs + n) after a write made with Atomics (sequentially
- * consistent). A load first: a page already marked costs a load, not a locked read-modify-write
- * on a line other writers share. Both are sequentially consistent, so the check is ordered after
- * the write: a getAndReset that clears the bit after the check also sees the write.
+ * @internal Marks the pages of [abs, abs + n) after a write, in one of two ways:
+ * - after an `Atomics` write (sequentially consistent), a load first: a page already marked
+ *   costs a load, not a locked read-modify-write on a line other writers share. Both are
+ *   sequentially consistent, so the check is ordered after the write, and a getAndReset that
+ *   clears the bit after the check also sees the write;
+ * - after a plain write (`afterPlain`: bulk copies, unaligned and unordered writes, read(2) into
+ *   the mapping), always an `Atomics.or`: a plain write may still sit in the store buffer when a
+ *   following load runs, so a "bit already set?" check could read the bit before a concurrent
+ *   getAndReset clears it while the write lands after that reset's copy: a lost page. The locked
+ *   read-modify-write orders the write before the mark.
  */
-export function markRange(words: Int32Array, shift: number, abs: number, n: number): void {
+export function markRange(words: Int32Array, shift: number, abs: number, n: number, afterPlain: boolean): void {
   if (n <= 0) return;
   const end = abs + n - 1;
   // Integer shifts while offsets fit 32 bits (every mapping's first 4 GiB); division beyond.
@@ -159,23 +165,8 @@ export function markRange(words: Int32Array, shift: number, abs: number, n: numb
   for (let p = first; p <= last; p++) {
     const w = p >>> 5;
     const bit = 1 << (p & 31);
-    if ((Atomics.load(words, w) & bit) === 0) Atomics.or(words, w, bit);
+    if (afterPlain || (Atomics.load(words, w) & bit) === 0) Atomics.or(words, w, bit);
   }
-}
-
-/**
- * @internal Marks the pages of [abs, abs + n) after a plain write (bulk copies, unaligned and
- * unordered writes, read(2) into the mapping). Always an `Atomics.or`: a plain write may still
- * sit in the store buffer when a following load runs, so a "bit already set?" check could read
- * the bit before a concurrent getAndReset clears it while the write lands after that reset's
- * copy: a lost page. The locked read-modify-write orders the write before the mark.
- */
-export function markRangeAfterPlain(words: Int32Array, shift: number, abs: number, n: number): void {
-  if (n <= 0) return;
-  const end = abs + n - 1;
-  const first = end <= 0xffffffff ? abs >>> shift : Math.floor(abs / 2 ** shift);
-  const last = end <= 0xffffffff ? end >>> shift : Math.floor(end / 2 ** shift);
-  for (let p = first; p <= last; p++) Atomics.or(words, p >>> 5, 1 << (p & 31));
 }
 
 /** @internal The hot-path mark of one page after an atomic write (see markRange). */
@@ -185,7 +176,7 @@ export function markPage(words: Int32Array, page: number): void {
   if ((Atomics.load(words, w) & bit) === 0) Atomics.or(words, w, bit);
 }
 
-/** @internal The hot-path mark of one page after a plain write (see markRangeAfterPlain). */
+/** @internal The hot-path mark of one page after a plain write (see markRange). */
 export function markPageAfterPlain(words: Int32Array, page: number): void {
   Atomics.or(words, page >>> 5, 1 << (page & 31));
 }

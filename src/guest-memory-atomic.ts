@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
-import { checkTimeout, typeError } from './internal/args.js';
+import { checkTimeout, codedError, typeError } from './internal/args.js';
 
 // Control words (Int32 indices).
 const VERSION = 0;
@@ -241,7 +241,5 @@ export class GuestMemoryGuard {
 }
 
 function lockError(message: string): Error {
-  const e = new Error(`GuestMemoryAtomic: ${message}`) as Error & { code: string };
-  e.code = 'ERR_GUESTMEM_LOCK';
-  return e;
+  return codedError('ERR_GUESTMEM_LOCK', `GuestMemoryAtomic: ${message}`);
 }

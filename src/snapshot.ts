@@ -15,7 +15,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { GuestMemoryMmap } from './guest-memory.js';
-import { typeError } from './internal/args.js';
+import { codedError, typeError } from './internal/args.js';
 import type { MappingOptions } from './mmap-region.js';
 
 const MAGIC = 'GMSNAP01';
@@ -52,13 +52,30 @@ export interface SnapshotInfo {
   readonly regions: number;
 }
 
-function snapshotError(code: string, message: string): Error {
-  const e = new Error(`snapshot: ${message}`) as Error & { code: string };
-  e.code = code;
-  return e;
-}
+const snapshotError = (code: string, message: string): Error => codedError(code, `snapshot: ${message}`);
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A copier that moves [addr, addr + n) in CHUNK pieces with `step` (one fd transfer straight
+ * to or from the mapping), reporting the running total and yielding to the event loop between
+ * pieces.
+ */
+function chunked(
+  onProgress: ((done: number, total: number) => void) | undefined,
+  step: (addr: number, len: number) => void,
+): (addr: number, n: number, total: number) => Promise<void> {
+  let done = 0;
+  return async (addr, n, total) => {
+    for (let off = 0; off < n; off += CHUNK) {
+      const len = Math.min(CHUNK, n - off);
+      step(addr + off, len);
+      done += len;
+      onProgress?.(done, total);
+      await nextTurn();
+    }
+  };
+}
 
 function checkMemory(mem: unknown): GuestMemoryMmap {
   if (!(mem instanceof GuestMemoryMmap)) throw typeError('mem', 'a GuestMemoryMmap', mem);
@@ -131,25 +148,16 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
     head.writeUInt32LE(json.length, 8);
     writeSync(fd, head);
     writeSync(fd, json);
-    let done = 0;
-    const copy = async (addr: number, n: number): Promise<void> => {
-      for (let off = 0; off < n; off += CHUNK) {
-        const len = Math.min(CHUNK, n - off);
-        mem.writeAllTo(addr + off, fd, len);
-        done += len;
-        onProgress?.(done, total);
-        await nextTurn();
-      }
-    };
+    const copy = chunked(onProgress, (addr, len) => mem.writeAllTo(addr, fd, len));
     if (dirty === null) {
-      for (const r of regions) await copy(r.startAddr, r.len);
+      for (const r of regions) await copy(r.startAddr, r.len, total);
     } else {
       const rec = Buffer.alloc(16);
       for (const [addr, n] of dirty) {
         rec.writeBigUInt64LE(BigInt(addr), 0);
         rec.writeBigUInt64LE(BigInt(n), 8);
         writeSync(fd, rec);
-        await copy(addr, n);
+        await copy(addr, n, total);
       }
       rec.fill(0);
       writeSync(fd, rec);
@@ -217,22 +225,22 @@ async function applyFrom(
 ): Promise<number> {
   const size = fstatSync(fd).size;
   let done = 0;
-  const copy = async (addr: number, n: number, total: number): Promise<void> => {
-    for (let off = 0; off < n; off += CHUNK) {
-      const len = Math.min(CHUNK, n - off);
+  const copy = chunked(
+    (d, total) => {
+      done = d;
+      onProgress?.(d, total);
+    },
+    (addr, len) => {
       try {
-        mem.readExactFrom(addr + off, fd, len);
+        mem.readExactFrom(addr, fd, len);
       } catch (e) {
         if ((e as { kind?: string }).kind === 'PartialBuffer') {
-          throw snapshotError('ERR_SNAPSHOT_FORMAT', `file ends inside the contents at ${addr + off}`);
+          throw snapshotError('ERR_SNAPSHOT_FORMAT', `file ends inside the contents at ${addr}`);
         }
         throw e;
       }
-      done += len;
-      onProgress?.(done, total);
-      await nextTurn();
-    }
-  };
+    },
+  );
   if (h.kind === 'full') {
     const total = h.regions.reduce((s, r) => s + r.size, 0);
     for (const r of h.regions) await copy(r.base, r.size, total);

@@ -17,17 +17,15 @@ import {
   type WorkerTask,
 } from '../src/runtime/protocol.js';
 import { VcpuContext } from '../src/runtime/vcpu-context.js';
+import { codedError } from '../src/internal/args.js';
 
 type Entry = (ctx: unknown, arg?: unknown) => unknown;
 
 async function loadEntry(module: string): Promise<Entry> {
   const mod = (await import(module)) as { default?: unknown };
   if (typeof mod.default !== 'function') {
-    const e = new TypeError(`${module} has no default export function (found ${typeof mod.default})`) as TypeError & {
-      code: string;
-    };
-    e.code = 'ERR_VCPU_MODULE';
-    throw e;
+    const found = typeof mod.default;
+    throw codedError('ERR_VCPU_MODULE', `${module} has no default export function (found ${found})`, TypeError);
   }
   return mod.default as Entry;
 }

@@ -34,6 +34,13 @@ export function rangeError(name: string, range: string, value: unknown): RangeEr
   return e;
 }
 
+/** An error with a stable `code` (for failures that are not memory operations: pool, lock, files). */
+export function codedError(code: string, message: string, Kind: ErrorConstructor = Error): Error & { code: string } {
+  const e = new Kind(message) as Error & { code: string };
+  e.code = code;
+  return e;
+}
+
 /** An address, offset, size or count: a non-negative safe integer. */
 export function checkIndex(name: string, value: unknown): number {
   if (typeof value !== 'number') throw typeError(name, 'of type number', value);

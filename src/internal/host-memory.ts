@@ -11,7 +11,7 @@
  * Aligned scalar accesses use Atomics (single, tear-free, never merged or hoisted by the JIT);
  * floats go through their integer bit patterns so they are tear-free too.
  */
-import { markRange, markRangeAfterPlain, type AtomicBitmap } from '../atomic-bitmap.js';
+import { markRange, type AtomicBitmap } from '../atomic-bitmap.js';
 import { native } from '../native.js';
 import { K_F32, K_I16, K_I32, K_I8, K_U16, K_U32, K_U64, K_U8, type ValueType } from '../types.js';
 
@@ -85,6 +85,16 @@ export class HostMemory {
     this.chunks = chunks;
     this.c0 = chunks[0]!;
   }
+}
+
+/** Marks the pages of an `Atomics` write if the mapping tracks dirty pages (see markRange). */
+function markAtomicWrite(hm: HostMemory, abs: number, n: number): void {
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n, false);
+}
+
+/** Marks the pages of a plain write if the mapping tracks dirty pages (see markRange). */
+function markPlainWrite(hm: HostMemory, abs: number, n: number): void {
+  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, n, true);
 }
 
 // Scratch space for reinterpreting bit patterns (floats, swapped 64-bit values) without allocating.
@@ -170,7 +180,7 @@ export function atomicLoad(hm: HostMemory, kind: number, abs: number): number | 
 
 export function atomicStore(hm: HostMemory, kind: number, abs: number, value: number | bigint): void {
   storeKind(chunkOf(hm, abs), kind, abs % CHUNK, value);
-  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, 1);
+  markAtomicWrite(hm, abs, 1);
 }
 
 /** Reads a scalar at an aligned chunk-local offset: atomically, then reinterpreted. */
@@ -226,7 +236,7 @@ export function readScalar(hm: HostMemory, type: ValueType<unknown>, abs: number
 export function writeScalar(hm: HostMemory, type: ValueType<unknown>, abs: number, value: unknown): void {
   if (abs % type.size === 0) writeAligned(chunkOf(hm, abs), type, abs % CHUNK, value);
   else type.encode(hm.dv, abs, value);
-  if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, type.size);
+  markPlainWrite(hm, abs, type.size);
 }
 
 /** RMW operations, in the order of the public methods. */
@@ -293,7 +303,7 @@ export function atomicRmw(
     default:
       old = Atomics.exchange(a, i, v);
   }
-  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, 1);
+  markAtomicWrite(hm, abs, 1);
   return old;
 }
 
@@ -306,7 +316,7 @@ export function atomicCompareExchange(
 ): number | bigint {
   const [arr, i] = arrayAndIndex(hm, kind, abs);
   const old = Atomics.compareExchange(arr as Int32Array, i, expected as number, replacement as number);
-  if (hm.dirty !== null) markRange(hm.dirty, hm.pageShift, abs, 1);
+  markAtomicWrite(hm, abs, 1);
   return old;
 }
 
@@ -360,7 +370,7 @@ export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: nu
 /** Copies `n` bytes of `src` from byte `srcOff` of the view into the mapping at `abs`. */
 export function copyIn(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
   copyInBytes(hm, abs, src, srcOff, n);
-  if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, n);
+  markPlainWrite(hm, abs, n);
 }
 
 function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
@@ -382,7 +392,7 @@ function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: numbe
 export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: number, toMapping: boolean): void {
   if (toMapping) {
     native.copy(hm.buffer, abs, view.buffer, view.byteOffset, n);
-    if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, n);
+    markPlainWrite(hm, abs, n);
   } else {
     native.copy(view.buffer, view.byteOffset, hm.buffer, abs, n);
   }
@@ -391,13 +401,13 @@ export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: 
 /** Copies between two mappings (or within one; overlapping ranges are handled like memmove). */
 export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, srcAbs: number, n: number): void {
   native.copy(dst.buffer, dstAbs, src.buffer, srcAbs, n);
-  if (dst.dirty !== null) markRangeAfterPlain(dst.dirty, dst.pageShift, dstAbs, n);
+  markPlainWrite(dst, dstAbs, n);
 }
 
 /** One read(2) from `fd` into the mapping; returns the bytes read (0 at end of file). */
 export function readFd(hm: HostMemory, abs: number, fd: number, n: number): number {
   const got = native.readFd(fd, hm.buffer, abs, n);
-  if (hm.dirty !== null) markRangeAfterPlain(hm.dirty, hm.pageShift, abs, got);
+  markPlainWrite(hm, abs, got);
   return got;
 }
 

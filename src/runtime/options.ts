@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GuestMemoryAtomic } from '../guest-memory-atomic.js';
 import { GuestMemoryMmap } from '../guest-memory.js';
-import { rangeError, typeError } from '../internal/args.js';
+import { codedError, rangeError, typeError } from '../internal/args.js';
 
 /** The most vCPUs one pool runs (each is a thread; the control block has a record per vCPU). */
 export const MAX_VCPUS = 1024;
@@ -61,9 +61,7 @@ export function resolveModule(name: string, m: unknown): string {
   if (url.protocol !== 'file:') throw typeError(name, 'a path or file: URL of an ES module', m);
   const path = fileURLToPath(url);
   if (!existsSync(path) || !statSync(path).isFile()) {
-    const e = new Error(`${name}: cannot find module ${path}`) as Error & { code: string };
-    e.code = 'ERR_MODULE_NOT_FOUND';
-    throw e;
+    throw codedError('ERR_MODULE_NOT_FOUND', `${name}: cannot find module ${path}`);
   }
   return url.href;
 }

@@ -165,8 +165,8 @@ export class VcpuContext {
    * @example ctx.expose({ regs: () => ({ pc }) });
    */
   expose(api: object): void {
-    if (typeof api !== 'object' && typeof api !== 'function') throw typeError('api', 'an object', api);
-    if (api === null) throw typeError('api', 'an object', api);
+    if (api === null || (typeof api !== 'object' && typeof api !== 'function'))
+      throw typeError('api', 'an object', api);
     if (this.#exposed) throw new Error(`vCPU ${this.id}: expose() was already called`);
     this.#exposed = true;
     const words = this.#words;

@@ -19,7 +19,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { wrap, type Remote } from 'comlink';
 import { Piscina } from 'piscina';
-import { checkTimeout, rangeError, typeError } from '../internal/args.js';
+import { checkTimeout, codedError, rangeError, typeError } from '../internal/args.js';
 import { ControlRecord, createControl, Field, RunState, STATE_NAMES, type VcpuState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
 import { fillOptions, resolveModule, type FilledOptions, type VcpuPoolOptions } from './options.js';
@@ -48,15 +48,10 @@ interface Run {
 
 const POLL_MS = 50;
 
-function poolError(code: string, message: string): Error {
-  const e = new Error(`VcpuPool: ${message}`) as Error & { code: string };
-  e.code = code;
-  return e;
-}
+const poolError = (code: string, message: string): Error => codedError(code, `VcpuPool: ${message}`);
 
-function isAbort(e: unknown): boolean {
-  return e instanceof Error && (e.name === 'AbortError' || /abort/i.test(e.message));
-}
+/** piscina rejects an aborted task with its AbortError. */
+const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
 
 export class VcpuPool extends EventEmitter {
   /** Number of vCPUs. */
