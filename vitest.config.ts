@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // Worker threads and child processes load the built package: build it first when stale.
+    globalSetup: ['test/global-setup.ts'],
     // Lifetime tests force garbage collection to watch mappings being unmapped.
     execArgv: ['--expose-gc'],
     testTimeout: 30_000,

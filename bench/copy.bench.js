@@ -1,6 +1,6 @@
 // Bulk readSlice/writeSlice against TypedArray.prototype.set between plain buffers, for
 // 4 KiB … 16 MiB, aligned and misaligned (guest address off by 3 bytes).
-import { GuestMemoryMmap } from '../dist/src/index.js';
+import { GuestMemoryMmap } from 'guestmem';
 import { runCases } from './lib/harness.js';
 
 const MiB = 1 << 20;

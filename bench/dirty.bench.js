@@ -2,7 +2,7 @@
 // { trackDirty: true } against one without, over a hot 64 KiB set (pages already dirty after
 // the first round: the common case, one atomic load per write) and with the bitmap cleared
 // before every batch (each first write of a page pays the Atomics.or).
-import { GuestMemoryMmap, u32 } from '../dist/src/index.js';
+import { GuestMemoryMmap, u32 } from 'guestmem';
 import { do_not_optimize, rng, runCases } from './lib/harness.js';
 
 const OPS = 4096;

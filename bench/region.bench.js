@@ -1,6 +1,6 @@
 // Region handling: an 8-byte write that crosses a region boundary against the same write
 // inside one region, and region lookup (findRegion) with 1, 8 and 256 regions.
-import { GuestMemoryMmap, u64 } from '../dist/src/index.js';
+import { GuestMemoryMmap, u64 } from 'guestmem';
 import { do_not_optimize, rng, runCases } from './lib/harness.js';
 
 const OPS = 1024;

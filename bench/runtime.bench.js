@@ -6,7 +6,7 @@
 //   pause-all: pool.pause() until every vCPU is parked, with 2 and 8 vCPUs (against 1 vCPU).
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { GuestMemoryMmap, VcpuPool, i32, u32 } from '../dist/src/index.js';
+import { GuestMemoryMmap, VcpuPool, i32, u32 } from 'guestmem';
 import { printTable } from './lib/harness.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 30);

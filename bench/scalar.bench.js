@@ -1,7 +1,7 @@
 // Scalar guest accesses against raw Atomics and plain typed-array indexing on one
 // SharedArrayBuffer, on a hot 64 KiB set and on random addresses over 128 MiB, in one region
 // and split over two regions.
-import { GuestMemoryMmap, u32, u64 } from '../dist/src/index.js';
+import { GuestMemoryMmap, u32, u64 } from 'guestmem';
 import { do_not_optimize, rng, runCases } from './lib/harness.js';
 
 const OPS = 4096;

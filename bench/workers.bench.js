@@ -3,7 +3,7 @@
 // Reported as aggregate ns/op (lower is better); the ratio of N workers to 1 worker shows scaling.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { GuestMemoryMmap } from '../dist/src/index.js';
+import { GuestMemoryMmap } from 'guestmem';
 import { printTable } from './lib/harness.js';
 
 const MS = Number(process.env.BENCH_WORKER_MS ?? 1000);

@@ -99,27 +99,46 @@ namespace {
 Napi::Value FdTransfer(const Napi::CallbackInfo& info, bool into_memory) {
   Napi::Env env = info.Env();
   Bytes mem;
-  if (info.Length() != 4 || !info[0].IsNumber() || !GetBytes(info[1], &mem) ||
-      !info[2].IsNumber() || !info[3].IsNumber()) {
-    throw MakeArgError(env, false, "fd transfer(fd, buffer, offset, count)");
+  size_t argc = info.Length();
+  if ((argc != 4 && argc != 5) || !info[0].IsNumber() || !GetBytes(info[1], &mem) ||
+      !info[2].IsNumber() || !info[3].IsNumber() || (argc == 5 && !info[4].IsNumber())) {
+    throw MakeArgError(env, false, "fd transfer(fd, buffer, offset, count[, position])");
   }
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  // An fd is a C int >= 0: a double such as fd + 2^32 must not wrap onto another descriptor.
+  double fd_d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(fd_d >= 0 && fd_d <= 2147483647.0 && fd_d == static_cast<double>(static_cast<int>(fd_d)))) {
+    throw MakeArgError(env, true, "fd must be an integer from 0 to 2^31-1");
+  }
+  int fd = static_cast<int>(fd_d);
   double off = info[2].As<Napi::Number>().DoubleValue();
   double count = info[3].As<Napi::Number>().DoubleValue();
   if (!InRange(off, count, mem.length)) {
     throw MakeArgError(env, true, "fd transfer range out of bounds");
+  }
+  // position < 0 (or absent): the descriptor's own position (read/write); else pread/pwrite at
+  // that file offset, leaving the descriptor's position alone.
+  double pos = argc == 5 ? info[4].As<Napi::Number>().DoubleValue() : -1;
+  bool positional = pos >= 0;
+  if (positional && !(pos <= 9007199254740991.0 && pos == static_cast<double>(static_cast<int64_t>(pos)))) {
+    throw MakeArgError(env, true, "position must be a non-negative safe integer");
   }
   uint8_t* p = mem.data + static_cast<size_t>(off);
   size_t n = static_cast<size_t>(count);
   // One syscall, like Read::read / Write::write: callers loop for the all-or-error variants.
   for (;;) {
     // SAFETY: [p, p + n) lies inside the buffer (checked above), which the caller keeps alive.
-    ssize_t done = into_memory ? read(fd, p, n) : write(fd, p, n);
+    ssize_t done;
+    if (positional) {
+      off_t at = static_cast<off_t>(pos);
+      done = into_memory ? pread(fd, p, n, at) : pwrite(fd, p, n, at);
+    } else {
+      done = into_memory ? read(fd, p, n) : write(fd, p, n);
+    }
     if (done >= 0) return Napi::Number::New(env, static_cast<double>(done));
     int err = errno;
     if (err == EINTR) continue;
-    throw MakeOsError(env, "IOError", into_memory ? "reading from fd failed" : "writing to fd failed",
-                      err, into_memory ? "read" : "write");
+    const char* call = positional ? (into_memory ? "pread" : "pwrite") : (into_memory ? "read" : "write");
+    throw MakeOsError(env, "IOError", into_memory ? "reading from fd failed" : "writing to fd failed", err, call);
   }
 }
 

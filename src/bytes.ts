@@ -14,10 +14,10 @@ export interface Bytes<A> {
   readSlice(buf: Uint8Array, addr: A): void;
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: A): void;
   readObj<T>(type: ValueType<T>, addr: A): T;
-  readFrom(addr: A, fd: number, count: number): number;
-  readExactFrom(addr: A, fd: number, count: number): void;
-  writeTo(addr: A, fd: number, count: number): number;
-  writeAllTo(addr: A, fd: number, count: number): void;
+  readFrom(addr: A, fd: number, count: number, position?: number): number;
+  readExactFrom(addr: A, fd: number, count: number, position?: number): void;
+  writeTo(addr: A, fd: number, count: number, position?: number): number;
+  writeAllTo(addr: A, fd: number, count: number, position?: number): void;
   load<T>(type: ValueType<T>, addr: A): T;
   store<T>(type: ValueType<T>, value: T, addr: A): void;
   compareExchange<T>(type: ValueType<T>, addr: A, expected: T, replacement: T): T;

@@ -12,26 +12,29 @@
  * }
  */
 
-/** Every `kind` a {@link GuestMemoryError} can have. */
-export type GuestMemoryErrorKind =
-  | 'InvalidOffsetLength'
-  | 'MapFixed'
-  | 'MappingOverlap'
-  | 'MappingPastEof'
-  | 'Mmap'
-  | 'NoMemoryRegion'
-  | 'MemoryRegionOverlap'
-  | 'UnsortedMemoryRegions'
-  | 'InvalidGuestRegion'
-  | 'InvalidGuestAddress'
-  | 'PartialBuffer'
-  | 'InvalidBackendAddress'
-  | 'IOError'
-  | 'OutOfBounds'
-  | 'Overflow'
-  | 'TooBig'
-  | 'Misaligned'
-  | 'AccessDenied';
+/** Every `kind` a {@link GuestMemoryError} can have (vm-memory's variant names). */
+export const GUEST_MEMORY_ERROR_KINDS = [
+  'InvalidOffsetLength',
+  'MapFixed',
+  'MappingOverlap',
+  'MappingPastEof',
+  'Mmap',
+  'NoMemoryRegion',
+  'MemoryRegionOverlap',
+  'UnsortedMemoryRegions',
+  'InvalidGuestRegion',
+  'InvalidGuestAddress',
+  'PartialBuffer',
+  'InvalidBackendAddress',
+  'IOError',
+  'OutOfBounds',
+  'Overflow',
+  'TooBig',
+  'Misaligned',
+  'AccessDenied',
+] as const;
+
+export type GuestMemoryErrorKind = (typeof GUEST_MEMORY_ERROR_KINDS)[number];
 
 /** Structured fields; which ones are set depends on `kind` (see the contract's table). */
 export interface GuestMemoryErrorFields {

@@ -19,7 +19,9 @@
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
-import { checkTimeout, codedError, typeError } from './internal/args.js';
+import { checkTimeout, typeError } from './internal/args.js';
+import { GuestMemoryAtomicError } from './guest-memory-atomic-error.js';
+import { now } from './runtime/clock.js';
 
 // Control words (Int32 indices).
 const VERSION = 0;
@@ -28,7 +30,7 @@ const CONTROL_WORDS = 2;
 
 /** The structured-clone-safe form of a GuestMemoryAtomic. */
 export interface SharedGuestMemoryAtomic {
-  readonly kind: 'guestmem.GuestMemoryAtomic';
+  readonly descriptor: 'guestmem.GuestMemoryAtomic';
   readonly control: SharedArrayBuffer;
   readonly channel: string;
   readonly version: number;
@@ -81,7 +83,7 @@ export class GuestMemoryAtomic {
     if (
       typeof shared !== 'object' ||
       shared === null ||
-      shared.kind !== 'guestmem.GuestMemoryAtomic' ||
+      shared.descriptor !== 'guestmem.GuestMemoryAtomic' ||
       !(shared.control instanceof SharedArrayBuffer) ||
       typeof shared.channel !== 'string'
     ) {
@@ -98,7 +100,7 @@ export class GuestMemoryAtomic {
   share(): SharedGuestMemoryAtomic {
     const mem = this.memory();
     return {
-      kind: 'guestmem.GuestMemoryAtomic',
+      descriptor: 'guestmem.GuestMemoryAtomic',
       control: this.#control.buffer as SharedArrayBuffer,
       channel: this.#name,
       version: this.#version,
@@ -131,9 +133,9 @@ export class GuestMemoryAtomic {
   lock(timeoutMs?: number): GuestMemoryGuard {
     const timeout = checkTimeout('timeoutMs', timeoutMs);
     if (this.#held) throw lockError('this GuestMemoryAtomic already holds the lock');
-    const deadline = Date.now() + timeout;
+    const deadline = now() + timeout;
     while (Atomics.compareExchange(this.#control, LOCK, 0, 1) !== 0) {
-      const left = deadline - Date.now();
+      const left = deadline - now();
       if (left <= 0) throw lockError(`the lock is still held after ${timeout} ms`);
       Atomics.wait(this.#control, LOCK, 1, Math.min(left, 100));
     }
@@ -240,6 +242,6 @@ export class GuestMemoryGuard {
   }
 }
 
-function lockError(message: string): Error {
-  return codedError('ERR_GUESTMEM_LOCK', `GuestMemoryAtomic: ${message}`);
+function lockError(message: string): GuestMemoryAtomicError {
+  return new GuestMemoryAtomicError('ERR_GUESTMEM_LOCK', message);
 }

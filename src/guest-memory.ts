@@ -16,9 +16,12 @@
  * mem.writeObj(u32, 0x12345678, 0x100000);
  * mem.load(u32, 0x100000); // 0x12345678
  */
+import type { Bytes } from './bytes.js';
 import {
+  checkFd,
   checkFunction,
   checkIndex,
+  checkPosition,
   checkOptionalIndex,
   checkTimeout,
   checkUint8Array,
@@ -49,20 +52,22 @@ import {
   requireWrite,
   writeObjAt,
 } from './internal/access.js';
-import { fitsInline } from './internal/byte-window.js';
+import { fitsInline, fitsOperand } from './internal/byte-window.js';
 import {
   copyIn,
   copyOut,
-  loadKind,
+  loadScalar,
   OP_ADD,
   OP_AND,
   OP_EXCHANGE,
   OP_OR,
   OP_SUB,
   OP_XOR,
+  arrayOf,
   readAligned,
   readFd,
-  storeKind,
+  rmwAt,
+  storeScalar,
   writeAligned,
   writeFd,
 } from './internal/host-memory.js';
@@ -70,17 +75,17 @@ import { FileOffset } from './file-offset.js';
 import { GuestRegionMmap } from './guest-region.js';
 import { MmapRegion, type MappingOptions, type SharedMapping } from './mmap-region.js';
 import {
-  K_COMPOSITE,
-  K_F32,
-  K_F64,
-  K_I16,
-  K_I32,
-  K_I64,
-  K_I8,
-  K_U16,
-  K_U32,
-  K_U64,
-  K_U8,
+  S_COMPOSITE,
+  S_F32,
+  S_F64,
+  S_I16,
+  S_I32,
+  S_I64,
+  S_I8,
+  S_U16,
+  S_U32,
+  S_U64,
+  S_U8,
   u32 as U32,
   u64 as U64,
   u8 as U8,
@@ -91,7 +96,7 @@ import { VolatileSlice } from './volatile-slice.js';
 
 /** The structured-clone-safe form of a GuestMemoryMmap (see {@link GuestMemoryMmap.share}). */
 export interface SharedGuestMemory {
-  readonly kind: 'guestmem.GuestMemoryMmap';
+  readonly descriptor: 'guestmem.GuestMemoryMmap';
   readonly regions: readonly { readonly guestBase: number; readonly mapping: SharedMapping }[];
 }
 
@@ -137,7 +142,7 @@ function checkRangeList(name: string, ranges: unknown, width: number): unknown[]
   return ranges as unknown[][];
 }
 
-export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
+export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number> {
   /** @internal Regions sorted by start address. */
   readonly regions: readonly GuestRegionMmap[];
   /** @internal Start addresses, for the binary search. */
@@ -234,7 +239,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
    */
   share(): SharedGuestMemory {
     return {
-      kind: 'guestmem.GuestMemoryMmap',
+      descriptor: 'guestmem.GuestMemoryMmap',
       regions: this.regions.map((r) => ({ guestBase: r.startAddr, mapping: r.mapping.toShared() })),
     };
   }
@@ -244,7 +249,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     if (
       typeof shared !== 'object' ||
       shared === null ||
-      shared.kind !== 'guestmem.GuestMemoryMmap' ||
+      shared.descriptor !== 'guestmem.GuestMemoryMmap' ||
       !Array.isArray(shared.regions)
     ) {
       throw typeError('shared', 'a descriptor from GuestMemoryMmap.share()', shared);
@@ -540,9 +545,9 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
-      const kind = type.plainKind;
-      if (kind === K_U32) return Atomics.load(r.u32, off >>> 2) as T;
-      if (type.kind >= 0) return readAligned(r.c0, type, off) as T;
+      const scalar = type.plainScalar;
+      if (scalar === S_U32) return Atomics.load(r.u32, off >>> 2) as T;
+      if (type.scalar >= 0) return readAligned(r.c0, type, off) as T;
     }
     return this.readObjSlow(type, addr);
   }
@@ -554,7 +559,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     const off = addr - r.startAddr;
     if (off + type.size <= r.len) return readObjAt(r.hm, type, off, addr) as T;
     // Spans regions: gather the bytes, then decode (scalars through scratch, no allocation).
-    const scalar = type.kind !== K_COMPOSITE;
+    const scalar = type.scalar !== S_COMPOSITE;
     const bytes = scalar ? scalarScratch() : new Uint8Array(type.size);
     const done = this.transfer(bytes, type.size, addr, false);
     if (done !== type.size) throw partialBuffer(type.size, done);
@@ -590,13 +595,13 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
-      const kind = type.plainKind;
-      if (kind === K_U32 && typeof value === 'number' && value >>> 0 === value) {
+      const scalar = type.plainScalar;
+      if (scalar === S_U32 && typeof value === 'number' && value >>> 0 === value) {
         Atomics.store(r.u32, off >>> 2, value as number);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
-      if (fitsInline(type.kind, value)) {
+      if (fitsInline(type.scalar, value)) {
         writeAligned(r.c0, type, off, value);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
@@ -608,7 +613,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
   private writeObjSlow<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     checkType(type);
     checkIndex('addr', addr);
-    if (type.kind !== K_COMPOSITE) checkOperand(type, value);
+    if (type.scalar !== S_COMPOSITE) checkOperand(type, value);
     const r = this.regionFor(addr);
     const off = addr - r.startAddr;
     if (off + type.size <= r.len) {
@@ -616,7 +621,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       return;
     }
     // Spans regions: encode first (a bad composite writes nothing), then scatter.
-    const bytes = type.kind !== K_COMPOSITE ? encodeScalarScratch(type, value) : encodeValue(type, value);
+    const bytes = type.scalar !== S_COMPOSITE ? encodeScalarScratch(type, value) : encodeValue(type, value);
     const done = this.transfer(bytes, type.size, addr, true);
     if (done !== type.size) throw partialBuffer(type.size, done);
   }
@@ -651,26 +656,26 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
-      switch (type.plainKind) {
-        case K_U32:
+      switch (type.plainScalar) {
+        case S_U32:
           return r.u32[off >>> 2] as T;
-        case K_U8:
+        case S_U8:
           return r.u8[off] as T;
-        case K_U16:
+        case S_U16:
           return r.u16[off >>> 1] as T;
-        case K_I32:
+        case S_I32:
           return r.i32[off >>> 2] as T;
-        case K_I8:
+        case S_I8:
           return r.i8[off] as T;
-        case K_I16:
+        case S_I16:
           return r.i16[off >>> 1] as T;
-        case K_F64:
+        case S_F64:
           return r.f64[off >>> 3] as T;
-        case K_F32:
+        case S_F32:
           return r.f32[off >>> 2] as T;
-        case K_U64:
+        case S_U64:
           return r.u64[off >>> 3] as T;
-        case K_I64:
+        case S_I64:
           return r.i64[off >>> 3] as T;
         default:
           break;
@@ -710,27 +715,27 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       off = addr - r.startAddr;
     }
     const size = type?.size;
-    if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0 && fitsInline(type.plainKind, value)) {
-      switch (type.plainKind) {
-        case K_U32:
+    if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0 && fitsInline(type.plainScalar, value)) {
+      switch (type.plainScalar) {
+        case S_U32:
           r.u32[off >>> 2] = value as number;
           break;
-        case K_U8:
+        case S_U8:
           r.u8[off] = value as number;
           break;
-        case K_U16:
+        case S_U16:
           r.u16[off >>> 1] = value as number;
           break;
-        case K_I32:
+        case S_I32:
           r.i32[off >>> 2] = value as number;
           break;
-        case K_I8:
+        case S_I8:
           r.i8[off] = value as number;
           break;
-        case K_I16:
+        case S_I16:
           r.i16[off >>> 1] = value as number;
           break;
-        case K_F64:
+        case S_F64:
           r.f64[off >>> 3] = value as number;
           break;
         default:
@@ -746,11 +751,15 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
 
   // ---- file descriptors --------------------------------------------------------------------
 
-  /** @internal try_access over [addr, addr + count) calling one read(2)/write(2) per step. */
-  private fdLoop(addr: number, fd: number, count: number, toGuest: boolean): number {
+  /**
+   * @internal try_access over [addr, addr + count) calling one read(2)/write(2) per step, or
+   * pread(2)/pwrite(2) at `position` onward when `position` is given.
+   */
+  private fdLoop(addr: number, fd: number, count: number, toGuest: boolean, position: unknown): number {
     checkIndex('addr', addr);
-    checkIndex('fd', fd);
+    checkFd('fd', fd);
     checkIndex('count', count);
+    const pos = checkPosition('position', position);
     if (count === 0) return 0;
     let r = this.regionFor(addr);
     let total = 0;
@@ -758,13 +767,14 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
       const cur = addr + total;
       const off = cur - r.startAddr;
       const len = Math.min(r.len - off, count - total);
+      const at = pos < 0 ? pos : pos + total;
       let n: number;
       if (toGuest) {
         requireWrite(r.hm, cur);
-        n = readFd(r.hm, off, fd, len);
+        n = readFd(r.hm, off, fd, len, at);
       } else {
         requireRead(r.hm, cur);
-        n = writeFd(r.hm, off, fd, len);
+        n = writeFd(r.hm, off, fd, len, at);
       }
       if (n === 0) return total;
       total += n;
@@ -777,26 +787,29 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
 
   /**
    * Reads from `fd` into guest memory at `addr`, up to `count` bytes, across adjacent regions,
-   * until end of file or a hole; returns the bytes read. Throws IOError, InvalidGuestAddress.
+   * until end of file or a hole; returns the bytes read. With `position`, reads the file from
+   * that offset with pread(2) and leaves the descriptor's position alone (disk devices, image
+   * loaders). Throws IOError, InvalidGuestAddress.
+   * @example mem.readFrom(0x8000_0000, fd, size, 0) // an image file at its offset 0
    */
-  readFrom(addr: number, fd: number, count: number): number {
-    return this.fdLoop(addr, fd, count, true);
+  readFrom(addr: number, fd: number, count: number, position?: number): number {
+    return this.fdLoop(addr, fd, count, true, position);
   }
 
-  /** Reads exactly `count` bytes from `fd` or throws PartialBuffer (what was read stays). */
-  readExactFrom(addr: number, fd: number, count: number): void {
-    const done = this.fdLoop(addr, fd, count, true);
+  /** Reads exactly `count` bytes from `fd` (at `position`, if given) or throws PartialBuffer (what was read stays). */
+  readExactFrom(addr: number, fd: number, count: number, position?: number): void {
+    const done = this.fdLoop(addr, fd, count, true, position);
     if (done !== count) throw partialBuffer(count, done);
   }
 
-  /** Writes up to `count` bytes of guest memory at `addr` to `fd`; returns the bytes written. */
-  writeTo(addr: number, fd: number, count: number): number {
-    return this.fdLoop(addr, fd, count, false);
+  /** Writes up to `count` bytes of guest memory at `addr` to `fd` (pwrite(2) at `position`, if given); returns the bytes written. */
+  writeTo(addr: number, fd: number, count: number, position?: number): number {
+    return this.fdLoop(addr, fd, count, false, position);
   }
 
-  /** Writes exactly `count` bytes to `fd` or throws PartialBuffer. */
-  writeAllTo(addr: number, fd: number, count: number): void {
-    const done = this.fdLoop(addr, fd, count, false);
+  /** Writes exactly `count` bytes to `fd` (at `position`, if given) or throws PartialBuffer. */
+  writeAllTo(addr: number, fd: number, count: number, position?: number): void {
+    const done = this.fdLoop(addr, fd, count, false, position);
     if (done !== count) throw partialBuffer(count, done);
   }
 
@@ -840,19 +853,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
-      switch (type.atomicKind) {
-        case K_U32:
+      switch (type.atomicScalar) {
+        case S_U32:
           return Atomics.load(r.u32, off >>> 2) as T;
-        case K_U8:
+        case S_U8:
           return Atomics.load(r.u8, off) as T;
-        case K_U16:
+        case S_U16:
           return Atomics.load(r.u16, off >>> 1) as T;
-        case K_I32:
+        case S_I32:
           return Atomics.load(r.i32, off >>> 2) as T;
-        case K_U64:
+        case S_U64:
           return Atomics.load(r.u64, off >>> 3) as T;
         default:
-          if (type.atomicKind >= 0) return loadKind(r.c0, type.atomicKind, off) as T;
+          if (type.atomicScalar >= 0) return loadScalar(r.c0, type.atomicScalar, off) as T;
       }
     }
     return this.loadSlow(type, addr);
@@ -888,14 +901,14 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     }
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
-      const kind = type.atomicKind;
-      if (kind === K_U32 && typeof value === 'number' && value >>> 0 === value) {
+      const scalar = type.atomicScalar;
+      if (scalar === S_U32 && typeof value === 'number' && value >>> 0 === value) {
         Atomics.store(r.u32, off >>> 2, value as number);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
-      if (kind >= 0 && fitsInline(kind, value)) {
-        storeKind(r.c0, kind, off, value as number);
+      if (scalar >= 0 && fitsInline(scalar, value)) {
+        storeScalar(r.c0, scalar, off, value as number);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
@@ -913,8 +926,71 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
     return checkedRmw(target.hm, op, t, value, addr - target.startAddr, addr) as T;
   }
 
-  /** Atomic compare-and-exchange; returns the old value. */
+  /**
+   * The general fast path of every RMW: any integer type in chunk 0 of a writable region, found
+   * through the cache or a binary search, no allocation; anything else validates in `rmw`.
+   */
+  private rmwAny<T>(op: number, type: ValueType<T>, addr: number, value: T): T {
+    let r = this.hot;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr);
+      off = addr - r.startAddr;
+    }
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
+      const sc = type.atomicScalar;
+      if (sc >= 0 && fitsOperand(sc, value)) {
+        const old = rmwAt(arrayOf(r.c0, sc), off / size, op, value as number);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.rmw(op, type, addr, value);
+  }
+
+  /** Atomic compare-and-exchange; returns the old value (the swap happened if it equals `expected`). */
   compareExchange<T>(type: ValueType<T>, addr: number, expected: T, replacement: T): T {
+    if (
+      type === U32 &&
+      typeof addr === 'number' &&
+      typeof expected === 'number' &&
+      typeof replacement === 'number' &&
+      expected >>> 0 === expected &&
+      replacement >>> 0 === replacement
+    ) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        const old = Atomics.compareExchange(r.u32, off >>> 2, expected, replacement);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.compareExchangeAny(type, addr, expected, replacement);
+  }
+
+  private compareExchangeAny<T>(type: ValueType<T>, addr: number, expected: T, replacement: T): T {
+    let r = this.hot;
+    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
+    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
+      r = this.locate(addr);
+      off = addr - r.startAddr;
+    }
+    const size = type?.size;
+    if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
+      const sc = type.atomicScalar;
+      if (sc >= 0 && fitsOperand(sc, expected) && fitsOperand(sc, replacement)) {
+        const arr = arrayOf(r.c0, sc) as Int32Array;
+        const old = Atomics.compareExchange(arr, off / size, expected as number, replacement as number);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.compareExchangeSlow(type, addr, expected, replacement);
+  }
+
+  private compareExchangeSlow<T>(type: ValueType<T>, addr: number, expected: T, replacement: T): T {
     const t = checkAtomicType(type);
     checkOperand(t, expected, 'expected');
     checkOperand(t, replacement, 'replacement');
@@ -924,7 +1000,16 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
 
   /** Atomic exchange; returns the old value. */
   exchange<T>(type: ValueType<T>, addr: number, value: T): T {
-    return this.rmw(OP_EXCHANGE, type, addr, value);
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        const old = Atomics.exchange(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.rmwAny(OP_EXCHANGE, type, addr, value);
   }
 
   /**
@@ -941,50 +1026,63 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap> {
         return old as T;
       }
     }
-    return this.fetchAddAny(type, addr, value);
-  }
-
-  private fetchAddAny<T>(type: ValueType<T>, addr: number, value: T): T {
-    let r = this.hot;
-    // typeof first: subtracting a bigint would throw an untyped TypeError.
-    let off = typeof addr === 'number' ? addr - r.startAddr : -1;
-    if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr); // cache miss: a binary search, then the same fast access
-      off = addr - r.startAddr;
-    }
-    if (
-      off >>> 0 === off &&
-      typeof value === 'number' &&
-      off + type?.size <= r.wEnd &&
-      (off & 3) === 0 &&
-      type.atomicKind === K_U32 &&
-      (value as number) >>> 0 === value
-    ) {
-      const old = Atomics.add(r.c0.u32, off >>> 2, value as number);
-      if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
-      return old as T;
-    }
-    return this.rmw(OP_ADD, type, addr, value);
+    return this.rmwAny(OP_ADD, type, addr, value);
   }
 
   /** Atomic wrapping subtract; returns the old value. */
   fetchSub<T>(type: ValueType<T>, addr: number, value: T): T {
-    return this.rmw(OP_SUB, type, addr, value);
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        const old = Atomics.sub(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.rmwAny(OP_SUB, type, addr, value);
   }
 
   /** Atomic bitwise and; returns the old value. */
   fetchAnd<T>(type: ValueType<T>, addr: number, value: T): T {
-    return this.rmw(OP_AND, type, addr, value);
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        const old = Atomics.and(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.rmwAny(OP_AND, type, addr, value);
   }
 
   /** Atomic bitwise or; returns the old value. */
   fetchOr<T>(type: ValueType<T>, addr: number, value: T): T {
-    return this.rmw(OP_OR, type, addr, value);
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        const old = Atomics.or(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.rmwAny(OP_OR, type, addr, value);
   }
 
   /** Atomic bitwise xor; returns the old value. */
   fetchXor<T>(type: ValueType<T>, addr: number, value: T): T {
-    return this.rmw(OP_XOR, type, addr, value);
+    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+      const r = this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        const old = Atomics.xor(r.u32, off >>> 2, value);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return old as T;
+      }
+    }
+    return this.rmwAny(OP_XOR, type, addr, value);
   }
 
   /**

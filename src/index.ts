@@ -1,5 +1,5 @@
 // guestmem: guest physical memory for Node.js emulators and VMMs (see README.md, DESIGN.md).
-export { GuestMemoryError } from './errors.js';
+export { GuestMemoryError, GUEST_MEMORY_ERROR_KINDS } from './errors.js';
 export type { GuestMemoryErrorKind, GuestMemoryErrorFields } from './errors.js';
 export {
   u8,
@@ -38,11 +38,25 @@ export type { SharedGuestMemory, AccessFn } from './guest-memory.js';
 export type { Bytes } from './bytes.js';
 export { liveMappings } from './stats.js';
 export { GuestMemoryAtomic, GuestMemoryGuard } from './guest-memory-atomic.js';
+export {
+  GuestMemoryAtomicError,
+  GUEST_MEMORY_ATOMIC_ERROR_CODES,
+  type GuestMemoryAtomicErrorCode,
+} from './guest-memory-atomic-error.js';
 export type { SharedGuestMemoryAtomic } from './guest-memory-atomic.js';
 export { VcpuPool } from './runtime/vcpu-pool.js';
 export { MAX_VCPUS, type VcpuPoolOptions } from './runtime/options.js';
-export { VcpuError, type VcpuErrorCode } from './runtime/vcpu-error.js';
-export type { VcpuContext, WakeReason } from './runtime/vcpu-context.js';
+export {
+  VcpuError,
+  VcpuPoolError,
+  VCPU_POOL_ERROR_CODES,
+  type VcpuErrorCode,
+  type VcpuPoolErrorCode,
+} from './runtime/vcpu-error.js';
+export { WAKE_REASONS, type VcpuContext, type WakeReason } from './runtime/vcpu-context.js';
+export type { JobContext } from './runtime/protocol.js';
+export { now as monotonicNow } from './runtime/clock.js';
 export type { VcpuState } from './runtime/control.js';
 export { applySnapshot, loadSnapshot, readSnapshotHeader, saveSnapshot } from './snapshot.js';
 export type { SaveOptions, SnapshotHeader, SnapshotInfo, SnapshotOptions } from './snapshot.js';
+export { SnapshotError, SNAPSHOT_ERROR_CODES, type SnapshotErrorCode } from './snapshot-error.js';

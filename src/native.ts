@@ -13,8 +13,10 @@ export interface NativeAddon {
   externalMemoryAllowed(): boolean;
   /** memmove between two buffers at absolute byte offsets (views: pass view.buffer + offset). */
   copy(dst: ArrayBufferLike, dstOffset: number, src: ArrayBufferLike, srcOffset: number, count: number): void;
-  readFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number): number;
-  writeFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number): number;
+  /** One read(2), or pread(2) at `position` when it is >= 0. */
+  readFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number, position: number): number;
+  /** One write(2), or pwrite(2) at `position` when it is >= 0. */
+  writeFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number, position: number): number;
   constants: Record<string, number>;
 }
 

@@ -6,7 +6,7 @@
  * chunks, so memory use stays flat whatever the guest size.
  *
  * File format (little-endian):
- *   "GMSNAP01"  u32 header length  header (UTF-8 JSON: kind, pageSize, regions [{base, size}])
+ *   "GMSNAP01"  u32 header length  header (UTF-8 JSON: mode, pageSize, regions [{base, size}])
  *   full:        every region's bytes, in address order
  *   incremental: records [u64 guest address, u64 length, bytes], ended by a record of length 0
  *
@@ -15,15 +15,17 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { GuestMemoryMmap } from './guest-memory.js';
-import { codedError, typeError } from './internal/args.js';
+import { typeError } from './internal/args.js';
+import { SnapshotError, type SnapshotErrorCode } from './snapshot-error.js';
 import type { MappingOptions } from './mmap-region.js';
 
 const MAGIC = 'GMSNAP01';
-const CHUNK = 8 << 20;
+/** Bytes moved per read(2)/write(2) between a mapping and the file (progress is reported per piece). */
+const IO_PIECE = 8 << 20;
 
 /** What a snapshot file describes. */
 export interface SnapshotHeader {
-  readonly kind: 'full' | 'incremental';
+  readonly mode: 'full' | 'incremental';
   readonly pageSize: number;
   readonly regions: readonly { readonly base: number; readonly size: number }[];
 }
@@ -46,18 +48,18 @@ export interface SaveOptions extends SnapshotOptions {
 
 /** What a save or load did. */
 export interface SnapshotInfo {
-  readonly kind: 'full' | 'incremental';
+  readonly mode: 'full' | 'incremental';
   /** Guest bytes written or read. */
   readonly bytes: number;
   readonly regions: number;
 }
 
-const snapshotError = (code: string, message: string): Error => codedError(code, `snapshot: ${message}`);
+const snapshotError = (code: SnapshotErrorCode, message: string): SnapshotError => new SnapshotError(code, message);
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * A copier that moves [addr, addr + n) in CHUNK pieces with `step` (one fd transfer straight
+ * A copier that moves [addr, addr + n) in IO_PIECE pieces with `step` (one fd transfer straight
  * to or from the mapping), reporting the running total and yielding to the event loop between
  * pieces.
  */
@@ -67,8 +69,8 @@ function chunked(
 ): (addr: number, n: number, total: number) => Promise<void> {
   let done = 0;
   return async (addr, n, total) => {
-    for (let off = 0; off < n; off += CHUNK) {
-      const len = Math.min(CHUNK, n - off);
+    for (let off = 0; off < n; off += IO_PIECE) {
+      const len = Math.min(IO_PIECE, n - off);
       step(addr + off, len);
       done += len;
       onProgress?.(done, total);
@@ -129,7 +131,7 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
   }
   const pageSize = bitmaps[0]?.pageSize ?? 4096;
   const header: SnapshotHeader = {
-    kind: incremental ? 'incremental' : 'full',
+    mode: incremental ? 'incremental' : 'full',
     pageSize,
     regions: regions.map((r) => ({ base: r.startAddr, size: r.len })),
   };
@@ -165,7 +167,7 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
     if (total === 0) onProgress?.(0, 0);
     if (options?.sync !== false) fsyncSync(fd);
     ok = true;
-    return { kind: header.kind, bytes: total, regions: regions.length };
+    return { mode: header.mode, bytes: total, regions: regions.length };
   } finally {
     closeSync(fd);
     if (ok) renameSync(tmp, path);
@@ -198,7 +200,7 @@ function readHeader(fd: number): SnapshotHeader {
     throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the header is not valid JSON');
   }
   const valid =
-    (h?.kind === 'full' || h?.kind === 'incremental') &&
+    (h?.mode === 'full' || h?.mode === 'incremental') &&
     Number.isSafeInteger(h.pageSize) &&
     Array.isArray(h.regions) &&
     h.regions.length > 0 &&
@@ -207,7 +209,7 @@ function readHeader(fd: number): SnapshotHeader {
   return h;
 }
 
-/** The header of the snapshot at `path` (layout and kind), without reading its contents. */
+/** The header of the snapshot at `path` (layout and mode), without reading its contents. */
 export function readSnapshotHeader(path: string): SnapshotHeader {
   const fd = openSync(checkPath(path), 'r');
   try {
@@ -241,7 +243,7 @@ async function applyFrom(
       }
     },
   );
-  if (h.kind === 'full') {
+  if (h.mode === 'full') {
     const total = h.regions.reduce((s, r) => s + r.size, 0);
     for (const r of h.regions) await copy(r.base, r.size, total);
     if (total === 0) onProgress?.(0, 0);
@@ -279,7 +281,7 @@ export async function loadSnapshot(path: string, options?: SnapshotOptions & Map
   const fd = openSync(checkPath(path), 'r');
   try {
     const h = readHeader(fd);
-    if (h.kind !== 'full') {
+    if (h.mode !== 'full') {
       throw snapshotError('ERR_SNAPSHOT_FORMAT', 'an incremental snapshot: apply it to a memory with applySnapshot');
     }
     const mem = GuestMemoryMmap.fromRanges(
@@ -311,7 +313,7 @@ export async function applySnapshot(
     const h = readHeader(fd);
     if (!sameLayout(mem, h)) throw snapshotError('ERR_SNAPSHOT_LAYOUT', 'the memory layout differs from the snapshot');
     const bytes = await applyFrom(fd, mem, h, onProgress);
-    return { kind: h.kind, bytes, regions: h.regions.length };
+    return { mode: h.mode, bytes, regions: h.regions.length };
   } finally {
     closeSync(fd);
   }

@@ -17,18 +17,18 @@
 import { checkIndex, rangeError, typeError, MAX_SAFE } from './internal/args.js';
 
 /** Scalar kinds, in an order the accessors switch on. */
-export const K_U8 = 0;
-export const K_I8 = 1;
-export const K_U16 = 2;
-export const K_I16 = 3;
-export const K_U32 = 4;
-export const K_I32 = 5;
-export const K_U64 = 6;
-export const K_I64 = 7;
-export const K_F32 = 8;
-export const K_F64 = 9;
-/** `kind` of struct, packed and array types. */
-export const K_COMPOSITE = -1;
+export const S_U8 = 0;
+export const S_I8 = 1;
+export const S_U16 = 2;
+export const S_I16 = 3;
+export const S_U32 = 4;
+export const S_I32 = 5;
+export const S_U64 = 6;
+export const S_I64 = 7;
+export const S_F32 = 8;
+export const S_F64 = 9;
+/** `scalar` of struct, packed and array types. */
+export const S_COMPOSITE = -1;
 
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -49,12 +49,20 @@ export class ValueType<T> {
   readonly name: string;
   readonly size: number;
   readonly align: number;
-  /** @internal Scalar kind (K_*), or K_COMPOSITE. */
-  readonly kind: number;
-  /** @internal The kind for atomic operations, or -1 if atomics do not take this type. */
-  readonly atomicKind: number;
-  /** @internal The scalar kind if its bytes are in host order (plain typed-array access), else -1. */
-  readonly plainKind: number;
+  /** @internal Scalar code (S_*), or S_COMPOSITE. */
+  readonly scalar: number;
+  /**
+   * Whether atomic operations (`load`, `store`, the RMWs) take this type: the integer scalars in
+   * host byte order, so `le16`/`le32`/`le64` on a little-endian host (device registers, virtio
+   * rings) but not `be*` there, nor floats or composites.
+   */
+  readonly atomic: boolean;
+  /** Whether `wait`/`notify`-style futex waits take this type (32- and 64-bit signed, host order). */
+  readonly waitable: boolean;
+  /** @internal The scalar code for atomic operations, or -1 if `atomic` is false. */
+  readonly atomicScalar: number;
+  /** @internal The scalar code if its bytes are in host order (plain typed-array access), else -1. */
+  readonly plainScalar: number;
   /** @internal Whether the in-memory bytes are little-endian (DataView's flag). */
   readonly little: boolean;
   /** @internal Whether the in-memory byte order differs from the host's. */
@@ -73,7 +81,7 @@ export class ValueType<T> {
     name: string,
     size: number,
     align: number,
-    kind: number,
+    scalar: number,
     little: boolean,
     form: Form,
     fields: readonly Field[],
@@ -83,11 +91,13 @@ export class ValueType<T> {
     this.name = name;
     this.size = size;
     this.align = align;
-    this.kind = kind;
+    this.scalar = scalar;
     this.little = little;
     this.swap = little !== HOST_LITTLE_ENDIAN;
-    this.atomicKind = form === Form.Scalar && !this.swap && kind <= K_I64 && !/^[lb]e/.test(name) ? kind : -1;
-    this.plainKind = form === Form.Scalar && !this.swap ? kind : -1;
+    this.atomic = form === Form.Scalar && !this.swap && scalar <= S_I64;
+    this.waitable = this.atomic && (scalar === S_I32 || scalar === S_I64);
+    this.atomicScalar = this.atomic ? scalar : -1;
+    this.plainScalar = form === Form.Scalar && !this.swap ? scalar : -1;
     this.form = form;
     this.fields = fields;
     this.element = element;
@@ -99,7 +109,7 @@ export class ValueType<T> {
   decode(dv: DataView, off: number): T {
     switch (this.form) {
       case Form.Scalar:
-        return decodeScalar(this.kind, this.little, dv, off) as T;
+        return decodeScalar(this.scalar, this.little, dv, off) as T;
       case Form.Struct: {
         const out: Record<string, unknown> = {};
         for (const f of this.fields) out[f.name] = f.type.decode(dv, off + f.offset);
@@ -143,32 +153,32 @@ export class ValueType<T> {
   }
 }
 
-function decodeScalar(kind: number, little: boolean, dv: DataView, off: number): number | bigint {
-  switch (kind) {
-    case K_U8:
+function decodeScalar(scalar: number, little: boolean, dv: DataView, off: number): number | bigint {
+  switch (scalar) {
+    case S_U8:
       return dv.getUint8(off);
-    case K_I8:
+    case S_I8:
       return dv.getInt8(off);
-    case K_U16:
+    case S_U16:
       return dv.getUint16(off, little);
-    case K_I16:
+    case S_I16:
       return dv.getInt16(off, little);
-    case K_U32:
+    case S_U32:
       return dv.getUint32(off, little);
-    case K_I32:
+    case S_I32:
       return dv.getInt32(off, little);
-    case K_U64:
+    case S_U64:
       return dv.getBigUint64(off, little);
-    case K_I64:
+    case S_I64:
       return dv.getBigInt64(off, little);
-    case K_F32:
+    case S_F32:
       return dv.getFloat32(off, little);
     default:
       return dv.getFloat64(off, little);
   }
 }
 
-/** Inclusive [min, max] of each integer kind that takes a number. */
+/** Inclusive [min, max] of each integer scalar that takes a number. */
 const INT_RANGE: readonly (readonly [number, number])[] = [
   [0, 0xff],
   [-0x80, 0x7f],
@@ -186,16 +196,16 @@ const I64_MAX = (1n << 63n) - 1n;
  * The accessors' fast paths check the common cases inline and call this only to throw.
  */
 export function checkScalarValue(type: ValueType<unknown>, value: unknown, what = 'value'): void {
-  const kind = type.kind;
-  if (kind <= K_I32) {
+  const scalar = type.scalar;
+  if (scalar <= S_I32) {
     if (typeof value !== 'number') throw typeError(what, `of type number (${type.name})`, value);
-    const [min, max] = INT_RANGE[kind]!;
+    const [min, max] = INT_RANGE[scalar]!;
     if (!Number.isInteger(value) || value < min || value > max) {
       throw rangeError(what, `an integer in [${min}, ${max}] (${type.name})`, value);
     }
-  } else if (kind <= K_I64) {
+  } else if (scalar <= S_I64) {
     if (typeof value !== 'bigint') throw typeError(what, `of type bigint (${type.name})`, value);
-    const [min, max] = kind === K_U64 ? [0n, U64_MAX] : [I64_MIN, I64_MAX];
+    const [min, max] = scalar === S_U64 ? [0n, U64_MAX] : [I64_MIN, I64_MAX];
     if (value < min || value > max) throw rangeError(what, `in [${min}, ${max}] (${type.name})`, value);
   } else if (typeof value !== 'number') {
     throw typeError(what, `of type number (${type.name})`, value);
@@ -205,32 +215,32 @@ export function checkScalarValue(type: ValueType<unknown>, value: unknown, what 
 function encodeScalar(type: ValueType<unknown>, dv: DataView, off: number, value: unknown, what: string): void {
   checkScalarValue(type, value, what);
   const little = type.little;
-  switch (type.kind) {
-    case K_U8:
+  switch (type.scalar) {
+    case S_U8:
       dv.setUint8(off, value as number);
       return;
-    case K_I8:
+    case S_I8:
       dv.setInt8(off, value as number);
       return;
-    case K_U16:
+    case S_U16:
       dv.setUint16(off, value as number, little);
       return;
-    case K_I16:
+    case S_I16:
       dv.setInt16(off, value as number, little);
       return;
-    case K_U32:
+    case S_U32:
       dv.setUint32(off, value as number, little);
       return;
-    case K_I32:
+    case S_I32:
       dv.setInt32(off, value as number, little);
       return;
-    case K_U64:
+    case S_U64:
       dv.setBigUint64(off, value as bigint, little);
       return;
-    case K_I64:
+    case S_I64:
       dv.setBigInt64(off, value as bigint, little);
       return;
-    case K_F32:
+    case S_F32:
       dv.setFloat32(off, value as number, little);
       return;
     default:
@@ -238,26 +248,26 @@ function encodeScalar(type: ValueType<unknown>, dv: DataView, off: number, value
   }
 }
 
-function scalar<T>(name: string, size: number, kind: number, little = HOST_LITTLE_ENDIAN): ValueType<T> {
-  return new ValueType<T>(name, size, size, kind, little, Form.Scalar, [], null, 1);
+function makeScalar<T>(name: string, size: number, scalar: number, little = HOST_LITTLE_ENDIAN): ValueType<T> {
+  return new ValueType<T>(name, size, size, scalar, little, Form.Scalar, [], null, 1);
 }
 
-export const u8 = scalar<number>('u8', 1, K_U8);
-export const i8 = scalar<number>('i8', 1, K_I8);
-export const u16 = scalar<number>('u16', 2, K_U16);
-export const i16 = scalar<number>('i16', 2, K_I16);
-export const u32 = scalar<number>('u32', 4, K_U32);
-export const i32 = scalar<number>('i32', 4, K_I32);
-export const u64 = scalar<bigint>('u64', 8, K_U64);
-export const i64 = scalar<bigint>('i64', 8, K_I64);
-export const f32 = scalar<number>('f32', 4, K_F32);
-export const f64 = scalar<number>('f64', 8, K_F64);
-export const le16 = scalar<number>('le16', 2, K_U16, true);
-export const le32 = scalar<number>('le32', 4, K_U32, true);
-export const le64 = scalar<bigint>('le64', 8, K_U64, true);
-export const be16 = scalar<number>('be16', 2, K_U16, false);
-export const be32 = scalar<number>('be32', 4, K_U32, false);
-export const be64 = scalar<bigint>('be64', 8, K_U64, false);
+export const u8 = makeScalar<number>('u8', 1, S_U8);
+export const i8 = makeScalar<number>('i8', 1, S_I8);
+export const u16 = makeScalar<number>('u16', 2, S_U16);
+export const i16 = makeScalar<number>('i16', 2, S_I16);
+export const u32 = makeScalar<number>('u32', 4, S_U32);
+export const i32 = makeScalar<number>('i32', 4, S_I32);
+export const u64 = makeScalar<bigint>('u64', 8, S_U64);
+export const i64 = makeScalar<bigint>('i64', 8, S_I64);
+export const f32 = makeScalar<number>('f32', 4, S_F32);
+export const f64 = makeScalar<number>('f64', 8, S_F64);
+export const le16 = makeScalar<number>('le16', 2, S_U16, true);
+export const le32 = makeScalar<number>('le32', 4, S_U32, true);
+export const le64 = makeScalar<bigint>('le64', 8, S_U64, true);
+export const be16 = makeScalar<number>('be16', 2, S_U16, false);
+export const be32 = makeScalar<number>('be32', 4, S_U32, false);
+export const be64 = makeScalar<bigint>('be64', 8, S_U64, false);
 
 /**
  * What `writeObj`/`store` accept for a type: its value, and for array types any array-like of
@@ -301,7 +311,7 @@ function layout<F extends FieldList>(fields: F, isPacked: boolean): ValueType<St
   });
   const size = Math.ceil(offset / align) * align;
   const name = `${isPacked ? 'packed' : 'struct'} { ${out.map((f) => `${f.name}: ${f.type.name}`).join(', ')} }`;
-  return new ValueType(name, size, align, K_COMPOSITE, HOST_LITTLE_ENDIAN, Form.Struct, Object.freeze(out), null, 0);
+  return new ValueType(name, size, align, S_COMPOSITE, HOST_LITTLE_ENDIAN, Form.Struct, Object.freeze(out), null, 0);
 }
 
 /** A C-layout (`repr(C)`) struct type: natural alignment, padding, size rounded to its alignment. */
@@ -323,7 +333,7 @@ export function array<T>(type: ValueType<T>, n: number): ValueType<T[]> {
     `[${t.name}; ${n}]`,
     t.size * n,
     t.align,
-    K_COMPOSITE,
+    S_COMPOSITE,
     HOST_LITTLE_ENDIAN,
     Form.Array,
     [],

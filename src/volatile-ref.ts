@@ -14,7 +14,7 @@ import { checkIndex, typeError } from './internal/args.js';
 import { outOfBounds } from './internal/errs.js';
 import { checkOperand, readObjAt, requireRead, requireWrite, writeObjAt } from './internal/access.js';
 import { copyIn, copyView, type HostMemory } from './internal/host-memory.js';
-import { K_COMPOSITE, type ValueType, type WriteValue } from './types.js';
+import { S_COMPOSITE, type ValueType, type WriteValue } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
 
 export class VolatileRef<T> {
@@ -43,7 +43,7 @@ export class VolatileRef<T> {
 
   /** Writes the value (atomic if a naturally aligned scalar), after checking it fits the type. */
   store(value: WriteValue<T>): void {
-    if (this.type.kind !== K_COMPOSITE) checkOperand(this.type, value);
+    if (this.type.scalar !== S_COMPOSITE) checkOperand(this.type, value);
     writeObjAt(this.hm, this.type, value, this.abs, 0);
   }
 
@@ -109,7 +109,7 @@ export class VolatileArrayRef<T> {
   /** Writes element `index` (atomic if a naturally aligned scalar). Throws OutOfBounds. */
   store(index: number, value: T): void {
     const abs = this.at(index);
-    if (this.type.kind !== K_COMPOSITE) checkOperand(this.type, value);
+    if (this.type.scalar !== S_COMPOSITE) checkOperand(this.type, value);
     writeObjAt(this.hm, this.type, value, abs, index * this.type.size);
   }
 
@@ -125,7 +125,9 @@ export class VolatileArrayRef<T> {
 
   private bulkCompatible(arr: unknown): boolean {
     const t = this.type;
-    return isTypedArray(arr) && !t.swap && t.kind !== K_COMPOSITE && arr.constructor.name === TYPED_FOR_KIND[t.kind];
+    return (
+      isTypedArray(arr) && !t.swap && t.scalar !== S_COMPOSITE && arr.constructor.name === TYPED_FOR_KIND[t.scalar]
+    );
   }
 
   /**
@@ -162,7 +164,7 @@ export class VolatileArrayRef<T> {
       copyView(this.hm, this.abs, arr as unknown as ArrayBufferView, count * this.type.size, true);
       return;
     }
-    if (this.type.kind !== K_COMPOSITE) {
+    if (this.type.scalar !== S_COMPOSITE) {
       for (let i = 0; i < count; i++) checkOperand(this.type, arr[i], `arr[${i}]`);
       requireWrite(this.hm, 0);
       for (let i = 0; i < count; i++) writeObjAt(this.hm, this.type, arr[i], this.abs + i * this.type.size, 0);

@@ -45,10 +45,10 @@ describe('full snapshots', () => {
     fill(mem, 1);
     const path = file();
     const info = await saveSnapshot(mem, path);
-    expect(info).toEqual({ kind: 'full', bytes: 0x61000, regions: 2 });
+    expect(info).toEqual({ mode: 'full', bytes: 0x61000, regions: 2 });
     expect(existsSync(`${path}.tmp`)).toBe(false);
     expect(readSnapshotHeader(path)).toMatchObject({
-      kind: 'full',
+      mode: 'full',
       regions: [
         { base: 0, size: 0x40000 },
         { base: 0x100000, size: 0x21000 },
@@ -97,7 +97,7 @@ describe('incremental snapshots', () => {
     mem.writeObj(u64, 0x3333n, 0x120ff8); // last page of region 2
     const d1 = file();
     const info = await saveSnapshot(mem, d1, { incremental: true });
-    expect(info).toMatchObject({ kind: 'incremental', bytes: 3 * 4096 });
+    expect(info).toMatchObject({ mode: 'incremental', bytes: 3 * 4096 });
     mem.write(new Uint8Array(100).fill(9), 0x3ffc0); // partial: region 1 ends at 0x40000, then a hole
     const d2 = file();
     await saveSnapshot(mem, d2, { incremental: true });
@@ -143,7 +143,7 @@ describe('bad files and arguments', () => {
     head.writeUInt32LE(5, 8);
     writeFileSync(junk, Buffer.concat([head, Buffer.from('{bad}')]));
     await expect(loadSnapshot(junk)).rejects.toMatchObject({ code: 'ERR_SNAPSHOT_FORMAT' });
-    const hdr = Buffer.from(JSON.stringify({ kind: 'full', pageSize: 4096, regions: [{ base: 0, size: -1 }] }));
+    const hdr = Buffer.from(JSON.stringify({ mode: 'full', pageSize: 4096, regions: [{ base: 0, size: -1 }] }));
     head.writeUInt32LE(hdr.length, 8);
     writeFileSync(junk, Buffer.concat([head, hdr]));
     await expect(loadSnapshot(junk)).rejects.toMatchObject({ code: 'ERR_SNAPSHOT_FORMAT' });

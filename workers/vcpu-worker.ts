@@ -7,9 +7,11 @@
  */
 import { GuestMemoryAtomic } from '../src/guest-memory-atomic.js';
 import { GuestMemoryMmap } from '../src/guest-memory.js';
-import { RunState, ControlRecord } from '../src/runtime/control.js';
+import { ControlRecord, RunState } from '../src/runtime/control.js';
 import {
+  checkRuntime,
   toWire,
+  type JobContext,
   type JobTask,
   type SharedMemoryDescriptor,
   type TaskResult,
@@ -17,7 +19,7 @@ import {
   type WorkerTask,
 } from '../src/runtime/protocol.js';
 import { VcpuContext } from '../src/runtime/vcpu-context.js';
-import { codedError } from '../src/internal/args.js';
+import { VcpuPoolError } from '../src/runtime/vcpu-error.js';
 
 type Entry = (ctx: unknown, arg?: unknown) => unknown;
 
@@ -25,13 +27,13 @@ async function loadEntry(module: string): Promise<Entry> {
   const mod = (await import(module)) as { default?: unknown };
   if (typeof mod.default !== 'function') {
     const found = typeof mod.default;
-    throw codedError('ERR_VCPU_MODULE', `${module} has no default export function (found ${found})`, TypeError);
+    throw new VcpuPoolError('ERR_VCPU_MODULE', `${module} has no default export function (found ${found})`);
   }
   return mod.default as Entry;
 }
 
 function openMemory(d: SharedMemoryDescriptor): { memory: GuestMemoryMmap; atomic: GuestMemoryAtomic | null } {
-  if (d.kind === 'guestmem.GuestMemoryAtomic') {
+  if (d.descriptor === 'guestmem.GuestMemoryAtomic') {
     const atomic = GuestMemoryAtomic.fromShared(d);
     return { memory: atomic.memory(), atomic };
   }
@@ -39,7 +41,8 @@ function openMemory(d: SharedMemoryDescriptor): { memory: GuestMemoryMmap; atomi
 }
 
 async function runVcpu(task: VcpuTask): Promise<TaskResult> {
-  const ctl = new ControlRecord(task.control, task.id);
+  const runtime = checkRuntime(task.runtime, task.id);
+  const ctl = new ControlRecord(runtime.control, task.id);
   ctl.setState(RunState.STARTING);
   const { memory, atomic } = openMemory(task.memory);
   let entry: Entry;
@@ -51,7 +54,7 @@ async function runVcpu(task: VcpuTask): Promise<TaskResult> {
     atomic?.close();
     return { ok: false, error: toWire(e), phase: 'load' };
   }
-  const ctx = new VcpuContext(task.id, task.vcpus, task.arg, memory, atomic, task.control, task.rpc);
+  const ctx = new VcpuContext({ id: task.id, arg: task.arg, memory, atomic, runtime, rpc: task.rpc });
   ctl.setState(RunState.RUNNING);
   try {
     const value = await entry(ctx);
@@ -76,7 +79,8 @@ async function runJob(task: JobTask): Promise<TaskResult> {
       return { ok: false, error: toWire(e), phase: 'load' };
     }
     try {
-      return { ok: true, value: await entry({ memory, arg: task.arg, atomic }, task.arg) };
+      const ctx: JobContext = { memory, arg: task.arg, atomic };
+      return { ok: true, value: await entry(ctx, task.arg) };
     } catch (e) {
       return { ok: false, error: toWire(e), phase: 'run' };
     }
@@ -86,5 +90,5 @@ async function runJob(task: JobTask): Promise<TaskResult> {
 }
 
 export default function run(task: WorkerTask): Promise<TaskResult> {
-  return task.kind === 'vcpu' ? runVcpu(task) : runJob(task);
+  return task.task === 'vcpu' ? runVcpu(task) : runJob(task);
 }

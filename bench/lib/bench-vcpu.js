@@ -2,7 +2,7 @@
 //   'spin': guest work with a checkpoint every 1000 accesses (what pause() waits for);
 //   'wait': sleeps in waitForInterrupt; on each wake bumps the ack word (0x40 + 4*id) and
 //           notifies it, so the main thread can time kick → wake round trips.
-import { u32 } from '../../dist/src/index.js';
+import { u32 } from 'guestmem';
 
 export default async function vcpu(ctx) {
   const mem = ctx.memory;

@@ -1,7 +1,7 @@
 // Worker side of bench/workers.bench.js: runs one access loop for a fixed time and reports how
 // many operations it did. `mode` picks guest accessors or the raw SharedArrayBuffer baseline.
 import { parentPort, workerData } from 'node:worker_threads';
-import { GuestMemoryMmap, u32 } from '../../dist/src/index.js';
+import { GuestMemoryMmap, u32 } from 'guestmem';
 
 const { mode, memory, raw, base, span, word, ms, start } = workerData;
 const mem = memory ? GuestMemoryMmap.fromShared(memory) : null;

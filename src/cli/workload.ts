@@ -43,7 +43,7 @@ export interface WorkloadResult {
   integrity: { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] };
 }
 
-const vcpuModule = new URL('../../workers/workload-vcpu.js', import.meta.url);
+const vcpuModule = new URL('./workload-vcpu.js', import.meta.url);
 
 export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult> {
   const half = Math.floor(opts.memory / 2 / 4096) * 4096;

@@ -19,18 +19,22 @@ import {
   writeScalar,
   type HostMemory,
 } from './host-memory.js';
-import { checkScalarValue, checkValueType, K_COMPOSITE, K_I32, K_I64, ValueType } from '../types.js';
+import { checkScalarValue, checkValueType, S_COMPOSITE, S_I64, ValueType } from '../types.js';
 
 /** The atomic ops take u8 … i64 only. */
 export function checkAtomicType(type: unknown): ValueType<unknown> {
-  if (!(type instanceof ValueType) || type.atomicKind < 0) {
-    throw typeError('type', 'an integer type (u8, i8, u16, i16, u32, i32, u64, i64)', type);
+  if (!(type instanceof ValueType) || !type.atomic) {
+    const why =
+      type instanceof ValueType && type.swap && type.scalar <= S_I64
+        ? ` in host byte order (${type.name} is ${type.little ? 'little' : 'big'}-endian, the host is not)`
+        : '';
+    throw typeError('type', `an integer type (u8, i8, u16, i16, u32, i32, u64, i64, le16, le32, le64)${why}`, type);
   }
   return type;
 }
 
 export function checkWaitType(type: unknown): ValueType<unknown> {
-  if (!(type instanceof ValueType) || (type.atomicKind !== K_I32 && type.atomicKind !== K_I64)) {
+  if (!(type instanceof ValueType) || !type.waitable) {
     throw typeError('type', 'i32 or i64', type);
   }
   return type;
@@ -55,7 +59,7 @@ function requireAligned(abs: number, size: number, errAddr: number): void {
 export function checkedLoad(hm: HostMemory, type: ValueType<unknown>, abs: number, errAddr: number): number | bigint {
   requireAligned(abs, type.size, errAddr);
   requireRead(hm, errAddr);
-  return atomicLoad(hm, type.atomicKind, abs);
+  return atomicLoad(hm, type.atomicScalar, abs);
 }
 
 export function checkedStore(
@@ -67,7 +71,7 @@ export function checkedStore(
 ): void {
   requireAligned(abs, type.size, errAddr);
   requireWrite(hm, errAddr);
-  atomicStore(hm, type.atomicKind, abs, value as number | bigint);
+  atomicStore(hm, type.atomicScalar, abs, value as number | bigint);
 }
 
 export function checkedRmw(
@@ -80,7 +84,7 @@ export function checkedRmw(
 ): number | bigint {
   requireAligned(abs, type.size, errAddr);
   requireWrite(hm, errAddr);
-  return atomicRmw(hm, op, type.atomicKind, abs, value as number | bigint);
+  return atomicRmw(hm, op, type.atomicScalar, abs, value as number | bigint);
 }
 
 export function checkedCompareExchange(
@@ -93,7 +97,7 @@ export function checkedCompareExchange(
 ): number | bigint {
   requireAligned(abs, type.size, errAddr);
   requireWrite(hm, errAddr);
-  return atomicCompareExchange(hm, type.atomicKind, abs, expected as number | bigint, replacement as number | bigint);
+  return atomicCompareExchange(hm, type.atomicScalar, abs, expected as number | bigint, replacement as number | bigint);
 }
 
 export function checkedWait(
@@ -106,7 +110,7 @@ export function checkedWait(
 ): 'ok' | 'not-equal' | 'timed-out' {
   requireAligned(abs, type.size, errAddr);
   requireRead(hm, errAddr);
-  return atomicWait(hm, type.atomicKind, abs, expected as number | bigint, timeoutMs);
+  return atomicWait(hm, type.atomicScalar, abs, expected as number | bigint, timeoutMs);
 }
 
 export function checkedNotify(hm: HostMemory, count: number | undefined, abs: number, errAddr: number): number {
@@ -127,7 +131,7 @@ let decodeDv = new DataView(decodeBuf.buffer);
 /** Reads a whole object that lies inside one mapping. */
 export function readObjAt(hm: HostMemory, type: ValueType<unknown>, abs: number, errAddr: number): unknown {
   requireRead(hm, errAddr);
-  if (type.kind !== K_COMPOSITE) return readScalar(hm, type, abs);
+  if (type.scalar !== S_COMPOSITE) return readScalar(hm, type, abs);
   const n = type.size;
   if (decodeBuf.length < n) {
     decodeBuf = new Uint8Array(Math.max(n, decodeBuf.length * 2));
@@ -178,7 +182,7 @@ export function writeObjAt(
   abs: number,
   errAddr: number,
 ): void {
-  if (type.kind !== K_COMPOSITE) {
+  if (type.scalar !== S_COMPOSITE) {
     requireWrite(hm, errAddr);
     writeScalar(hm, type, abs, value);
     return;

@@ -55,6 +55,18 @@ export function checkOptionalIndex(name: string, value: unknown): number | undef
   return value === undefined ? undefined : checkIndex(name, value);
 }
 
+/** A file descriptor: a C int >= 0 (a larger number would wrap onto another descriptor natively). */
+export function checkFd(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(name, 'of type number', value);
+  if ((value | 0) !== value || value < 0) throw rangeError(name, 'an integer from 0 to 2^31-1', value);
+  return value;
+}
+
+/** A file position for pread/pwrite: a non-negative safe integer, or undefined (the fd's own position, -1). */
+export function checkPosition(name: string, value: unknown): number {
+  return value === undefined ? -1 : checkIndex(name, value);
+}
+
 /** A C `int` argument (prot, flags, fd). */
 export function checkInt32(name: string, value: unknown): number {
   if (typeof value !== 'number') throw typeError(name, 'of type number', value);

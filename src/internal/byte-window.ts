@@ -10,13 +10,22 @@
  * else falls through to the slow path, which validates everything and throws the right error.
  */
 import { markPage } from '../atomic-bitmap.js';
-import { checkIndex, checkTimeout, checkOptionalIndex, checkUint8Array, MAX_SAFE } from './args.js';
+import type { Bytes } from '../bytes.js';
+import {
+  checkFd,
+  checkIndex,
+  checkPosition,
+  checkTimeout,
+  checkOptionalIndex,
+  checkUint8Array,
+  MAX_SAFE,
+} from './args.js';
 import { invalidBackendAddress, outOfBounds, overflow, partialBuffer } from './errs.js';
 import {
-  CHUNK,
+  VIEW_CHUNK,
   copyIn,
   copyOut,
-  loadKind,
+  loadScalar,
   OP_ADD,
   OP_AND,
   OP_EXCHANGE,
@@ -25,7 +34,7 @@ import {
   OP_XOR,
   readAligned,
   readFd,
-  storeKind,
+  storeScalar,
   writeAligned,
   writeFd,
   type HostMemory,
@@ -49,15 +58,17 @@ import {
   writeObjAt,
 } from './access.js';
 import {
-  K_COMPOSITE,
-  K_F32,
-  K_F64,
-  K_I16,
-  K_I32,
-  K_I8,
-  K_U16,
-  K_U32,
-  K_U8,
+  S_COMPOSITE,
+  S_F32,
+  S_F64,
+  S_I16,
+  S_I32,
+  S_I8,
+  S_U16,
+  S_U32,
+  S_U8,
+  S_U64,
+  S_I64,
   type ValueType,
   type WriteValue,
 } from '../types.js';
@@ -66,7 +77,7 @@ import {
 export const LEVEL_SLICE = 0;
 export const LEVEL_REGION = 1;
 
-export abstract class ByteWindow {
+export abstract class ByteWindow implements Bytes<number> {
   /** @internal */
   readonly hm: HostMemory;
   /** @internal Absolute offset of the window's first byte in the mapping. */
@@ -104,7 +115,7 @@ export abstract class ByteWindow {
     this.base = base;
     this.len = len;
     this.level = level;
-    const inChunk0 = Math.max(0, Math.min(len, CHUNK - base));
+    const inChunk0 = Math.max(0, Math.min(len, VIEW_CHUNK - base));
     this.rEnd = hm.readable ? inChunk0 : 0;
     this.wEnd = hm.writable ? inChunk0 : 0;
     this.dirty = hm.dirty;
@@ -194,7 +205,7 @@ export abstract class ByteWindow {
    * @example const n = slice.readObj(u32, 8);
    */
   readObj<T>(type: ValueType<T>, addr: number): T {
-    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.rEnd && type.kind >= 0) {
+    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.rEnd && type.scalar >= 0) {
       const abs = this.base + addr;
       if ((abs & (type.size - 1)) === 0) return readAligned(this.c0, type, abs) as T;
     }
@@ -222,7 +233,7 @@ export abstract class ByteWindow {
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.wEnd) {
       const abs = this.base + addr;
-      if ((abs & (type.size - 1)) === 0 && fitsInline(type.kind, value)) {
+      if ((abs & (type.size - 1)) === 0 && fitsInline(type.scalar, value)) {
         writeAligned(this.c0, type, abs, value);
         if (this.dirty !== null) markPage(this.dirty, abs >>> this.pageShift);
         return;
@@ -235,7 +246,7 @@ export abstract class ByteWindow {
     checkType(type);
     checkIndex('addr', addr);
     const size = type.size;
-    if (type.kind !== K_COMPOSITE) checkOperand(type, value);
+    if (type.scalar !== S_COMPOSITE) checkOperand(type, value);
     if (addr + size <= this.len) {
       writeObjAt(this.hm, type, value, this.base + addr, addr);
       return;
@@ -249,7 +260,7 @@ export abstract class ByteWindow {
   /** @internal Shared checks of the fd methods; returns the absolute offset. */
   private fdRange(addr: number, fd: number, count: number, into: boolean): number {
     checkIndex('addr', addr);
-    checkIndex('fd', fd);
+    checkFd('fd', fd);
     checkIndex('count', count);
     this.checkRange(addr, count);
     if (count > 0) {
@@ -260,38 +271,43 @@ export abstract class ByteWindow {
   }
 
   /**
-   * Reads up to `count` bytes from file descriptor `fd` into memory at `addr` with one read(2);
+   * Reads up to `count` bytes from file descriptor `fd` into memory at `addr` with one read(2),
+   * or one pread(2) at file offset `position` (the descriptor's position is then left alone);
    * returns the bytes read (0 at end of file). The whole range must be inside. Throws IOError.
    * @example slice.readFrom(0, fd, 4096)
    */
-  readFrom(addr: number, fd: number, count: number): number {
+  readFrom(addr: number, fd: number, count: number, position?: number): number {
     const abs = this.fdRange(addr, fd, count, true);
-    return count === 0 ? 0 : readFd(this.hm, abs, fd, count);
+    const pos = checkPosition('position', position);
+    return count === 0 ? 0 : readFd(this.hm, abs, fd, count, pos);
   }
 
-  /** Reads exactly `count` bytes from `fd` into `addr`, or throws PartialBuffer at end of file. */
-  readExactFrom(addr: number, fd: number, count: number): void {
+  /** Reads exactly `count` bytes from `fd` (at `position`, if given) into `addr`, or throws PartialBuffer at end of file. */
+  readExactFrom(addr: number, fd: number, count: number, position?: number): void {
     const abs = this.fdRange(addr, fd, count, true);
+    const pos = checkPosition('position', position);
     let done = 0;
     while (done < count) {
-      const n = readFd(this.hm, abs + done, fd, count - done);
+      const n = readFd(this.hm, abs + done, fd, count - done, pos < 0 ? pos : pos + done);
       if (n === 0) throw partialBuffer(count, done);
       done += n;
     }
   }
 
-  /** Writes up to `count` bytes at `addr` to `fd` with one write(2); returns the bytes written. */
-  writeTo(addr: number, fd: number, count: number): number {
+  /** Writes up to `count` bytes at `addr` to `fd` with one write(2) (pwrite(2) at `position`); returns the bytes written. */
+  writeTo(addr: number, fd: number, count: number, position?: number): number {
     const abs = this.fdRange(addr, fd, count, false);
-    return count === 0 ? 0 : writeFd(this.hm, abs, fd, count);
+    const pos = checkPosition('position', position);
+    return count === 0 ? 0 : writeFd(this.hm, abs, fd, count, pos);
   }
 
-  /** Writes all `count` bytes at `addr` to `fd`, or throws PartialBuffer / IOError. */
-  writeAllTo(addr: number, fd: number, count: number): void {
+  /** Writes all `count` bytes at `addr` to `fd` (at `position`, if given), or throws PartialBuffer / IOError. */
+  writeAllTo(addr: number, fd: number, count: number, position?: number): void {
     const abs = this.fdRange(addr, fd, count, false);
+    const pos = checkPosition('position', position);
     let done = 0;
     while (done < count) {
-      const n = writeFd(this.hm, abs + done, fd, count - done);
+      const n = writeFd(this.hm, abs + done, fd, count - done, pos < 0 ? pos : pos + done);
       if (n === 0) throw partialBuffer(count, done);
       done += n;
     }
@@ -307,8 +323,8 @@ export abstract class ByteWindow {
   load<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.rEnd) {
       const abs = this.base + addr;
-      const kind = type.atomicKind;
-      if (kind >= 0 && (abs & (type.size - 1)) === 0) return loadKind(this.c0, kind, abs) as T;
+      const scalar = type.atomicScalar;
+      if (scalar >= 0 && (abs & (type.size - 1)) === 0) return loadScalar(this.c0, scalar, abs) as T;
     }
     const t = checkAtomicType(type);
     this.checkAtomicAddr(addr, t.size);
@@ -322,9 +338,9 @@ export abstract class ByteWindow {
   store<T>(type: ValueType<T>, value: T, addr: number): void {
     if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.wEnd) {
       const abs = this.base + addr;
-      const kind = type.atomicKind;
-      if (kind >= 0 && (abs & (type.size - 1)) === 0 && fitsInline(kind, value)) {
-        storeKind(this.c0, kind, abs, value as number);
+      const scalar = type.atomicScalar;
+      if (scalar >= 0 && (abs & (type.size - 1)) === 0 && fitsInline(scalar, value)) {
+        storeScalar(this.c0, scalar, abs, value as number);
         if (this.dirty !== null) markPage(this.dirty, abs >>> this.pageShift);
         return;
       }
@@ -409,27 +425,37 @@ export abstract class ByteWindow {
 }
 
 /**
- * Whether the fast paths may store `value` for an integer/float kind without the full check:
+ * Whether the fast paths may store `value` for an integer/float scalar without the full check:
  * an in-range number for the 8/16/32-bit integers. 64-bit and float values take the slow path,
  * which validates them (bigints allocate anyway).
  */
-export function fitsInline(kind: number, value: unknown): boolean {
+/** Like fitsInline, and also an in-range bigint for the 64-bit integers (RMW operands). */
+export function fitsOperand(scalar: number, value: unknown): boolean {
+  if (typeof value === 'bigint') {
+    if (scalar === S_U64) return value >= 0n && value <= 0xffff_ffff_ffff_ffffn;
+    if (scalar === S_I64) return value >= -0x8000_0000_0000_0000n && value <= 0x7fff_ffff_ffff_ffffn;
+    return false;
+  }
+  return fitsInline(scalar, value);
+}
+
+export function fitsInline(scalar: number, value: unknown): boolean {
   if (typeof value !== 'number') return false;
-  switch (kind) {
-    case K_U8:
+  switch (scalar) {
+    case S_U8:
       return ((value as number) & 0xff) === value;
-    case K_U16:
+    case S_U16:
       return ((value as number) & 0xffff) === value;
-    case K_U32:
+    case S_U32:
       return (value as number) >>> 0 === value;
-    case K_I32:
+    case S_I32:
       return ((value as number) | 0) === value;
-    case K_I8:
+    case S_I8:
       return ((value as number) << 24) >> 24 === value;
-    case K_I16:
+    case S_I16:
       return ((value as number) << 16) >> 16 === value;
-    case K_F32:
-    case K_F64:
+    case S_F32:
+    case S_F64:
       return typeof value === 'number';
     default:
       return false;

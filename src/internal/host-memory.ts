@@ -4,8 +4,8 @@
  * alignment and protection; nothing here throws for a valid offset.
  *
  * A typed array on Node 20 holds at most 2^32 elements, so a mapping is cut into chunks of
- * CHUNK bytes, each with its own set of views; chunk 0 is what the containers' fast paths use.
- * Naturally aligned accesses never straddle a chunk (CHUNK is a multiple of 8); unaligned ones
+ * VIEW_CHUNK bytes, each with its own set of views; chunk 0 is what the containers' fast paths use.
+ * Naturally aligned accesses never straddle a chunk (VIEW_CHUNK is a multiple of 8); unaligned ones
  * go through one DataView over the whole buffer, which has no such limit.
  *
  * Aligned scalar accesses use Atomics (single, tear-free, never merged or hoisted by the JIT);
@@ -13,9 +13,9 @@
  */
 import { markRange, type AtomicBitmap } from '../atomic-bitmap.js';
 import { native } from '../native.js';
-import { K_F32, K_I16, K_I32, K_I8, K_U16, K_U32, K_U64, K_U8, type ValueType } from '../types.js';
+import { S_F32, S_I16, S_I32, S_I8, S_U16, S_U32, S_U64, S_U8, type ValueType } from '../types.js';
 
-export const CHUNK = 2 ** 32;
+export const VIEW_CHUNK = 2 ** 32;
 
 /** The views of one chunk of a mapping, all starting at the chunk's first byte. */
 export class Views {
@@ -79,8 +79,8 @@ export class HostMemory {
     this.writable = this.readable && (prot & PROT_WRITE) !== 0;
     this.dv = new DataView(buffer);
     const chunks: Views[] = [];
-    for (let start = 0; start === 0 || start < this.size; start += CHUNK) {
-      chunks.push(new Views(buffer, start, Math.min(CHUNK, this.size - start)));
+    for (let start = 0; start === 0 || start < this.size; start += VIEW_CHUNK) {
+      chunks.push(new Views(buffer, start, Math.min(VIEW_CHUNK, this.size - start)));
     }
     this.chunks = chunks;
     this.c0 = chunks[0]!;
@@ -118,50 +118,50 @@ function bswap64(v: bigint): bigint {
   return sDv.getBigUint64(0, false);
 }
 
-/** Atomic load of an integer kind at `local` (aligned) within chunk views `v`. */
-export function loadKind(v: Views, kind: number, local: number): number | bigint {
-  switch (kind) {
-    case K_U8:
+/** Atomic load of an integer scalar at `local` (aligned) within chunk views `v`. */
+export function loadScalar(v: Views, scalar: number, local: number): number | bigint {
+  switch (scalar) {
+    case S_U8:
       return Atomics.load(v.u8, local);
-    case K_I8:
+    case S_I8:
       return Atomics.load(v.i8, local);
-    case K_U16:
+    case S_U16:
       return Atomics.load(v.u16, local >>> 1);
-    case K_I16:
+    case S_I16:
       return Atomics.load(v.i16, local >>> 1);
-    case K_U32:
+    case S_U32:
       return Atomics.load(v.u32, local >>> 2);
-    case K_I32:
+    case S_I32:
       return Atomics.load(v.i32, local >>> 2);
-    case K_U64:
+    case S_U64:
       return Atomics.load(v.u64, Math.floor(local / 8));
     default:
       return Atomics.load(v.i64, Math.floor(local / 8));
   }
 }
 
-/** Atomic store of an integer kind (value already checked to fit). */
-export function storeKind(v: Views, kind: number, local: number, value: number | bigint): void {
-  switch (kind) {
-    case K_U8:
+/** Atomic store of an integer scalar (value already checked to fit). */
+export function storeScalar(v: Views, scalar: number, local: number, value: number | bigint): void {
+  switch (scalar) {
+    case S_U8:
       Atomics.store(v.u8, local, value as number);
       return;
-    case K_I8:
+    case S_I8:
       Atomics.store(v.i8, local, value as number);
       return;
-    case K_U16:
+    case S_U16:
       Atomics.store(v.u16, local >>> 1, value as number);
       return;
-    case K_I16:
+    case S_I16:
       Atomics.store(v.i16, local >>> 1, value as number);
       return;
-    case K_U32:
+    case S_U32:
       Atomics.store(v.u32, local >>> 2, value as number);
       return;
-    case K_I32:
+    case S_I32:
       Atomics.store(v.i32, local >>> 2, value as number);
       return;
-    case K_U64:
+    case S_U64:
       Atomics.store(v.u64, Math.floor(local / 8), value as bigint);
       return;
     default:
@@ -171,35 +171,35 @@ export function storeKind(v: Views, kind: number, local: number, value: number |
 
 /** The views and chunk-local offset for an access of `size` bytes at `abs` that fits in a chunk. */
 function chunkOf(hm: HostMemory, abs: number): Views {
-  return hm.chunks[Math.floor(abs / CHUNK)]!;
+  return hm.chunks[Math.floor(abs / VIEW_CHUNK)]!;
 }
 
-export function atomicLoad(hm: HostMemory, kind: number, abs: number): number | bigint {
-  return loadKind(chunkOf(hm, abs), kind, abs % CHUNK);
+export function atomicLoad(hm: HostMemory, scalar: number, abs: number): number | bigint {
+  return loadScalar(chunkOf(hm, abs), scalar, abs % VIEW_CHUNK);
 }
 
-export function atomicStore(hm: HostMemory, kind: number, abs: number, value: number | bigint): void {
-  storeKind(chunkOf(hm, abs), kind, abs % CHUNK, value);
+export function atomicStore(hm: HostMemory, scalar: number, abs: number, value: number | bigint): void {
+  storeScalar(chunkOf(hm, abs), scalar, abs % VIEW_CHUNK, value);
   markAtomicWrite(hm, abs, 1);
 }
 
 /** Reads a scalar at an aligned chunk-local offset: atomically, then reinterpreted. */
 export function readAligned(v: Views, type: ValueType<unknown>, local: number): number | bigint {
-  const kind = type.kind;
-  if (kind === K_F32) {
+  const scalar = type.scalar;
+  if (scalar === S_F32) {
     sI32[0] = Atomics.load(v.i32, local >>> 2);
     return sF32[0]!;
   }
-  if (kind > K_F32) {
+  if (scalar > S_F32) {
     sI64[0] = Atomics.load(v.i64, Math.floor(local / 8));
     return sF64[0]!;
   }
-  const raw = loadKind(v, kind, local);
+  const raw = loadScalar(v, scalar, local);
   if (!type.swap) return raw;
-  switch (kind) {
-    case K_U16:
+  switch (scalar) {
+    case S_U16:
       return bswap16(raw as number);
-    case K_U32:
+    case S_U32:
       return bswap32(raw as number);
     default:
       return bswap64(raw as bigint);
@@ -208,33 +208,34 @@ export function readAligned(v: Views, type: ValueType<unknown>, local: number): 
 
 /** Writes a scalar (already checked) at an aligned chunk-local offset, atomically. */
 export function writeAligned(v: Views, type: ValueType<unknown>, local: number, value: unknown): void {
-  const kind = type.kind;
-  if (kind === K_F32) {
+  const scalar = type.scalar;
+  if (scalar === S_F32) {
     sF32[0] = value as number;
     Atomics.store(v.i32, local >>> 2, sI32[0]!);
     return;
   }
-  if (kind > K_F32) {
+  if (scalar > S_F32) {
     sF64[0] = value as number;
     Atomics.store(v.i64, Math.floor(local / 8), sI64[0]!);
     return;
   }
   let raw = value as number | bigint;
   if (type.swap) {
-    raw = kind === K_U16 ? bswap16(raw as number) : kind === K_U32 ? bswap32(raw as number) : bswap64(raw as bigint);
+    raw =
+      scalar === S_U16 ? bswap16(raw as number) : scalar === S_U32 ? bswap32(raw as number) : bswap64(raw as bigint);
   }
-  storeKind(v, kind, local, raw);
+  storeScalar(v, scalar, local, raw);
 }
 
 /** Reads a scalar anywhere in the mapping: atomic when aligned, else one DataView read (may tear). */
 export function readScalar(hm: HostMemory, type: ValueType<unknown>, abs: number): number | bigint {
-  if (abs % type.size === 0) return readAligned(chunkOf(hm, abs), type, abs % CHUNK);
+  if (abs % type.size === 0) return readAligned(chunkOf(hm, abs), type, abs % VIEW_CHUNK);
   return type.decode(hm.dv, abs) as number | bigint;
 }
 
 /** Writes a checked scalar anywhere in the mapping: atomic when aligned, else via DataView. */
 export function writeScalar(hm: HostMemory, type: ValueType<unknown>, abs: number, value: unknown): void {
-  if (abs % type.size === 0) writeAligned(chunkOf(hm, abs), type, abs % CHUNK, value);
+  if (abs % type.size === 0) writeAligned(chunkOf(hm, abs), type, abs % VIEW_CHUNK, value);
   else type.encode(hm.dv, abs, value);
   markPlainWrite(hm, abs, type.size);
 }
@@ -250,93 +251,95 @@ export const OP_EXCHANGE = 5;
 type IntArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
 type BigArray = BigUint64Array | BigInt64Array;
 
-function arrayAndIndex(hm: HostMemory, kind: number, abs: number): [IntArray | BigArray, number] {
-  const v = chunkOf(hm, abs);
-  const local = abs % CHUNK;
-  switch (kind) {
-    case K_U8:
-      return [v.u8, local];
-    case K_I8:
-      return [v.i8, local];
-    case K_U16:
-      return [v.u16, local / 2];
-    case K_I16:
-      return [v.i16, local / 2];
-    case K_U32:
-      return [v.u32, local / 4];
-    case K_I32:
-      return [v.i32, local / 4];
-    case K_U64:
-      return [v.u64, local / 8];
+/** The typed array of chunk views `v` for an integer scalar code (no allocation). */
+export function arrayOf(v: Views, scalar: number): IntArray | BigArray {
+  switch (scalar) {
+    case S_U8:
+      return v.u8;
+    case S_I8:
+      return v.i8;
+    case S_U16:
+      return v.u16;
+    case S_I16:
+      return v.i16;
+    case S_U32:
+      return v.u32;
+    case S_I32:
+      return v.i32;
+    case S_U64:
+      return v.u64;
     default:
-      return [v.i64, local / 8];
+      return v.i64;
+  }
+}
+
+/** Byte size of each integer scalar code (S_U8 … S_I64). */
+const SCALAR_SIZE = [1, 1, 2, 2, 4, 4, 8, 8];
+
+/** One RMW `op` on element `i` of `arr` (any integer typed array; value already checked to fit). */
+export function rmwAt(arr: IntArray | BigArray, i: number, op: number, value: number | bigint): number | bigint {
+  const a = arr as Int32Array; // one signature for both number and bigint arrays
+  const v = value as number;
+  switch (op) {
+    case OP_ADD:
+      return Atomics.add(a, i, v);
+    case OP_SUB:
+      return Atomics.sub(a, i, v);
+    case OP_AND:
+      return Atomics.and(a, i, v);
+    case OP_OR:
+      return Atomics.or(a, i, v);
+    case OP_XOR:
+      return Atomics.xor(a, i, v);
+    default:
+      return Atomics.exchange(a, i, v);
   }
 }
 
 export function atomicRmw(
   hm: HostMemory,
   op: number,
-  kind: number,
+  scalar: number,
   abs: number,
   value: number | bigint,
 ): number | bigint {
-  const [arr, i] = arrayAndIndex(hm, kind, abs);
-  const a = arr as Int32Array; // one signature for both number and bigint arrays
-  const v = value as number;
-  let old: number;
-  switch (op) {
-    case OP_ADD:
-      old = Atomics.add(a, i, v);
-      break;
-    case OP_SUB:
-      old = Atomics.sub(a, i, v);
-      break;
-    case OP_AND:
-      old = Atomics.and(a, i, v);
-      break;
-    case OP_OR:
-      old = Atomics.or(a, i, v);
-      break;
-    case OP_XOR:
-      old = Atomics.xor(a, i, v);
-      break;
-    default:
-      old = Atomics.exchange(a, i, v);
-  }
+  const arr = arrayOf(chunkOf(hm, abs), scalar);
+  const old = rmwAt(arr, (abs % VIEW_CHUNK) / SCALAR_SIZE[scalar]!, op, value);
   markAtomicWrite(hm, abs, 1);
   return old;
 }
 
 export function atomicCompareExchange(
   hm: HostMemory,
-  kind: number,
+  scalar: number,
   abs: number,
   expected: number | bigint,
   replacement: number | bigint,
 ): number | bigint {
-  const [arr, i] = arrayAndIndex(hm, kind, abs);
-  const old = Atomics.compareExchange(arr as Int32Array, i, expected as number, replacement as number);
+  const arr = arrayOf(chunkOf(hm, abs), scalar) as Int32Array;
+  const i = (abs % VIEW_CHUNK) / SCALAR_SIZE[scalar]!;
+  const old = Atomics.compareExchange(arr, i, expected as number, replacement as number);
   markAtomicWrite(hm, abs, 1);
   return old;
 }
 
 export function atomicWait(
   hm: HostMemory,
-  kind: number,
+  scalar: number,
   abs: number,
   expected: number | bigint,
   timeoutMs: number,
 ): 'ok' | 'not-equal' | 'timed-out' {
   const v = chunkOf(hm, abs);
-  const local = abs % CHUNK;
-  if (kind === K_I32) return Atomics.wait(v.i32, local / 4, expected as number, timeoutMs);
+  const local = abs % VIEW_CHUNK;
+  if (scalar === S_I32) return Atomics.wait(v.i32, local / 4, expected as number, timeoutMs);
   return Atomics.wait(v.i64, local / 8, expected as bigint, timeoutMs);
 }
 
 /** Wakes waiters on the 4-byte-aligned word at `abs` (V8 keys waiters by byte address). */
 export function atomicNotify(hm: HostMemory, abs: number, count: number | undefined): number {
   const v = chunkOf(hm, abs);
-  return Atomics.notify(v.i32, (abs % CHUNK) / 4, count);
+  return Atomics.notify(v.i32, (abs % VIEW_CHUNK) / 4, count);
 }
 
 /**
@@ -353,7 +356,7 @@ export const SMALL_COPY = 512;
 
 /** Copies `n` bytes of the mapping at `abs` into `dst` at byte `dstOff` of the view. */
 export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: number, n: number): void {
-  if (n <= SMALL_COPY && abs + n <= CHUNK) {
+  if (n <= SMALL_COPY && abs + n <= VIEW_CHUNK) {
     const u8 = hm.c0.u8;
     if (n <= TINY_COPY) {
       for (let i = 0; i < n; i++) dst[dstOff + i] = u8[abs + i]!;
@@ -374,7 +377,7 @@ export function copyIn(hm: HostMemory, abs: number, src: Uint8Array, srcOff: num
 }
 
 function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: number, n: number): void {
-  if (n <= SMALL_COPY && abs + n <= CHUNK) {
+  if (n <= SMALL_COPY && abs + n <= VIEW_CHUNK) {
     const u8 = hm.c0.u8;
     if (n <= TINY_COPY) {
       for (let i = 0; i < n; i++) u8[abs + i] = src[srcOff + i]!;
@@ -404,14 +407,17 @@ export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, sr
   markPlainWrite(dst, dstAbs, n);
 }
 
-/** One read(2) from `fd` into the mapping; returns the bytes read (0 at end of file). */
-export function readFd(hm: HostMemory, abs: number, fd: number, n: number): number {
-  const got = native.readFd(fd, hm.buffer, abs, n);
+/**
+ * One read(2) from `fd` into the mapping (pread(2) at file offset `position` when it is >= 0);
+ * returns the bytes read (0 at end of file).
+ */
+export function readFd(hm: HostMemory, abs: number, fd: number, n: number, position = -1): number {
+  const got = native.readFd(fd, hm.buffer, abs, n, position);
   markPlainWrite(hm, abs, got);
   return got;
 }
 
-/** One write(2) of the mapping's bytes to `fd`; returns the bytes written. */
-export function writeFd(hm: HostMemory, abs: number, fd: number, n: number): number {
-  return native.writeFd(fd, hm.buffer, abs, n);
+/** One write(2) of the mapping's bytes to `fd` (pwrite(2) at `position` when >= 0); returns the bytes written. */
+export function writeFd(hm: HostMemory, abs: number, fd: number, n: number, position = -1): number {
+  return native.writeFd(fd, hm.buffer, abs, n, position);
 }

@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GuestMemoryAtomic } from '../guest-memory-atomic.js';
 import { GuestMemoryMmap } from '../guest-memory.js';
-import { codedError, rangeError, typeError } from '../internal/args.js';
+import { rangeError, typeError } from '../internal/args.js';
+import { VcpuPoolError } from './vcpu-error.js';
 
 /** The most vCPUs one pool runs (each is a thread; the control block has a record per vCPU). */
 export const MAX_VCPUS = 1024;
@@ -30,6 +31,8 @@ export interface VcpuPoolOptions {
   readonly closeTimeoutMs?: number;
   /** Extra Node flags for the worker threads (e.g. ['--expose-gc']). */
   readonly execArgv?: readonly string[];
+  /** Bytes of each vCPU's state block (`ctx.stateBlock`, `pool.stateBlock(id)`); default 4096. */
+  readonly stateBytes?: number;
 }
 
 export interface FilledOptions {
@@ -41,6 +44,7 @@ export interface FilledOptions {
   readonly signal: AbortSignal | null;
   readonly closeTimeoutMs: number;
   readonly execArgv: string[];
+  readonly stateBytes: number;
 }
 
 function positiveInt(name: string, v: unknown, max: number): number {
@@ -61,7 +65,7 @@ export function resolveModule(name: string, m: unknown): string {
   if (url.protocol !== 'file:') throw typeError(name, 'a path or file: URL of an ES module', m);
   const path = fileURLToPath(url);
   if (!existsSync(path) || !statSync(path).isFile()) {
-    throw codedError('ERR_MODULE_NOT_FOUND', `${name}: cannot find module ${path}`);
+    throw new VcpuPoolError('ERR_MODULE_NOT_FOUND', `${name}: cannot find module ${path}`);
   }
   return url.href;
 }
@@ -108,5 +112,6 @@ export function fillOptions(o: unknown): FilledOptions {
     signal,
     closeTimeoutMs,
     execArgv: [...execArgv],
+    stateBytes: opts.stateBytes === undefined ? 4096 : positiveInt('options.stateBytes', opts.stateBytes, 2 ** 30),
   };
 }

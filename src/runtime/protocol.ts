@@ -4,28 +4,72 @@
  * descriptors (SharedArrayBuffers, no copy), the RPC endpoint as a transferred MessagePort.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { SharedGuestMemory } from '../guest-memory.js';
-import type { SharedGuestMemoryAtomic } from '../guest-memory-atomic.js';
+import type { GuestMemoryMmap, SharedGuestMemory } from '../guest-memory.js';
+import type { GuestMemoryAtomic, SharedGuestMemoryAtomic } from '../guest-memory-atomic.js';
+import { rangeError, typeError } from '../internal/args.js';
+import { RECORD_WORDS } from './control.js';
+import { MAX_VCPUS } from './options.js';
 
 export type SharedMemoryDescriptor = SharedGuestMemory | SharedGuestMemoryAtomic;
 
+/**
+ * What every vCPU of a run shares besides guest memory: the control block (and, as the runtime
+ * grows, interrupt lines, MMIO mailboxes and the clock). One object, checked in one place
+ * ({@link checkRuntime}), so a new shared piece is added here and nowhere else.
+ */
+export interface SharedRuntime {
+  readonly vcpus: number;
+  /** RECORD_WORDS Int32 words per vCPU (control.ts). */
+  readonly control: SharedArrayBuffer;
+  /** One state block per vCPU (`ctx.stateBlock`, `pool.stateBlock(id)`). */
+  readonly stateBlocks: readonly SharedArrayBuffer[];
+}
+
+/** Checks a SharedRuntime received from another thread; throws TypeError/RangeError. */
+export function checkRuntime(r: unknown, id: number): SharedRuntime {
+  const rt = r as Partial<SharedRuntime> | null;
+  if (typeof rt !== 'object' || rt === null) throw typeError('runtime', 'a shared runtime descriptor', r);
+  const vcpus = rt.vcpus;
+  if (typeof vcpus !== 'number' || !Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS)
+    throw rangeError('runtime.vcpus', `an integer from 1 to ${MAX_VCPUS}`, vcpus);
+  if (!Number.isInteger(id) || id < 0 || id >= vcpus) throw rangeError('id', `a vCPU id below ${vcpus}`, id);
+  if (!(rt.control instanceof SharedArrayBuffer) || rt.control.byteLength !== vcpus * RECORD_WORDS * 4)
+    throw typeError('runtime.control', `a SharedArrayBuffer of ${vcpus * RECORD_WORDS * 4} bytes`, rt.control);
+  if (
+    !Array.isArray(rt.stateBlocks) ||
+    rt.stateBlocks.length !== vcpus ||
+    !rt.stateBlocks.every((b) => b instanceof SharedArrayBuffer)
+  )
+    throw typeError('runtime.stateBlocks', `${vcpus} SharedArrayBuffers`, rt.stateBlocks);
+  return rt as SharedRuntime;
+}
+
 /** Runs a vCPU module's default export until it returns. */
 export interface VcpuTask {
-  readonly kind: 'vcpu';
+  readonly task: 'vcpu';
   readonly id: number;
-  readonly vcpus: number;
   /** file: URL of the user module. */
   readonly module: string;
   readonly arg: unknown;
   readonly memory: SharedMemoryDescriptor;
-  readonly control: SharedArrayBuffer;
+  readonly runtime: SharedRuntime;
   /** The vCPU's end of its comlink channel. */
   readonly rpc: MessagePort;
 }
 
+/** What a job module's default export receives (as `ctx`, with `arg` also as its second argument). */
+export interface JobContext {
+  /** The pool's guest memory (shared, no copy); with a GuestMemoryAtomic, its snapshot at job start. */
+  readonly memory: GuestMemoryMmap;
+  /** The argument given to `pool.run(module, arg)`. */
+  readonly arg: unknown;
+  /** The hot-pluggable memory, when the pool was given a GuestMemoryAtomic; else null. */
+  readonly atomic: GuestMemoryAtomic | null;
+}
+
 /** Runs an ordinary task module's default export once. */
 export interface JobTask {
-  readonly kind: 'job';
+  readonly task: 'job';
   readonly module: string;
   readonly arg: unknown;
   readonly memory: SharedMemoryDescriptor;

@@ -10,58 +10,80 @@ import { expose } from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
 import { GuestMemoryAtomic } from '../guest-memory-atomic.js';
 import type { GuestMemoryMmap } from '../guest-memory.js';
-import { checkTimeout, typeError } from '../internal/args.js';
-import { ControlRecord, Field, RunState } from './control.js';
+import { checkTimeout, rangeError, typeError } from '../internal/args.js';
+import { ControlRecord, RunState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
+import { now } from './clock.js';
+import { VcpuPoolError } from './vcpu-error.js';
+import type { SharedRuntime } from './protocol.js';
 
-/** Why `waitForInterrupt` returned. */
-export type WakeReason = 'irq' | 'kick' | 'stop' | 'attention' | 'timeout';
+/**
+ * Why `waitForInterrupt` returned. The union only grows (a later release may add reasons such
+ * as 'timer' or 'mmio'); handle the ones you know and treat any other as "look again".
+ */
+export type WakeReason = (typeof WAKE_REASONS)[number];
+
+/** Every WakeReason, in the order `waitForInterrupt` checks them. */
+export const WAKE_REASONS = ['stop', 'irq', 'attention', 'kick', 'timeout'] as const;
 
 /** How many event-loop turns a checkpoint gives pending RPCs before it returns to the guest. */
 const RPC_TURNS = 64;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+function checkLine(line: unknown): number {
+  if (typeof line !== 'number') throw typeError('line', 'a number', line);
+  if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
+  return line;
+}
+
+/** @internal What the worker entry hands VcpuContext: the task's pieces, already opened. */
+export interface VcpuContextInit {
+  readonly id: number;
+  readonly arg: unknown;
+  readonly memory: GuestMemoryMmap;
+  readonly atomic: GuestMemoryAtomic | null;
+  readonly runtime: SharedRuntime;
+  readonly rpc: MessagePort;
+}
+
 export class VcpuContext {
   /** This vCPU's index, 0-based. */
   readonly id: number;
   /** Number of vCPUs in the pool. */
   readonly vcpus: number;
-  /** The argument given to `pool.start(arg)`. */
+  /** The argument given to `pool.start(arg)` (structured-cloned; SharedArrayBuffers in it are shared). */
   readonly arg: unknown;
   /** The hot-pluggable memory, when the pool was given a GuestMemoryAtomic; else null. */
   readonly atomic: GuestMemoryAtomic | null;
+  /**
+   * This vCPU's state block (shared with the main thread's `pool.stateBlock(id)`): keep
+   * registers here to make them readable while paused without an RPC.
+   */
+  readonly stateBlock: SharedArrayBuffer;
   readonly #fixed: GuestMemoryMmap;
   readonly #ctl: ControlRecord;
-  readonly #words: Int32Array;
-  readonly #attention: number;
+  readonly #peers: readonly ControlRecord[];
   readonly #rpc: MessagePort;
   #seen: number;
   /** KICKS as of the last wake that reported it, so a kick is never lost, whenever it comes. */
   #kicks: number;
   #exposed = false;
 
-  /** @internal */
-  constructor(
-    id: number,
-    vcpus: number,
-    arg: unknown,
-    memory: GuestMemoryMmap,
-    atomic: GuestMemoryAtomic | null,
-    control: SharedArrayBuffer,
-    rpc: MessagePort,
-  ) {
-    this.id = id;
-    this.vcpus = vcpus;
-    this.arg = arg;
-    this.#fixed = memory;
-    this.atomic = atomic;
-    this.#ctl = new ControlRecord(control, id);
-    this.#words = this.#ctl.words;
-    this.#attention = this.#ctl.base + Field.ATTENTION;
-    this.#seen = this.#ctl.load(Field.ATTENTION);
-    this.#kicks = this.#ctl.load(Field.KICKS);
-    this.#rpc = rpc;
+  /** @internal Built by the worker entry from a checked task (protocol.ts). */
+  constructor(init: VcpuContextInit) {
+    this.id = init.id;
+    this.vcpus = init.runtime.vcpus;
+    this.arg = init.arg;
+    this.#fixed = init.memory;
+    this.atomic = init.atomic;
+    const control = init.runtime.control;
+    this.#peers = Array.from({ length: this.vcpus }, (_, i) => new ControlRecord(control, i));
+    this.#ctl = this.#peers[init.id]!;
+    this.#seen = this.#ctl.attention();
+    this.#kicks = this.#ctl.kicks();
+    this.#rpc = init.rpc;
+    this.stateBlock = init.runtime.stateBlocks[init.id]!;
   }
 
   /**
@@ -75,7 +97,7 @@ export class VcpuContext {
 
   /** True once `pool.stop()` (or `close()`) asked this vCPU to return. One atomic load. */
   shouldStop(): boolean {
-    return Atomics.load(this.#words, this.#ctl.base + Field.STOP) !== 0;
+    return this.#ctl.stopRequested();
   }
 
   /**
@@ -85,63 +107,63 @@ export class VcpuContext {
    * @example if (ctx.shouldStop()) break; await ctx.checkpoint();
    */
   checkpoint(): Promise<void> | undefined {
-    if (Atomics.load(this.#words, this.#attention) === this.#seen) return undefined;
+    if (this.#ctl.attention() === this.#seen) return undefined;
     return this.#attend();
   }
 
   async #attend(): Promise<void> {
     const c = this.#ctl;
-    this.#seen = c.load(Field.ATTENTION);
+    this.#seen = c.attention();
     await this.#serveRpc();
-    if (c.load(Field.PAUSE) === 0 || c.load(Field.STOP) !== 0) return;
+    if (!c.pauseRequested() || c.stopRequested()) return;
     c.setState(RunState.PARKED);
     // Parked: sleep on ATTENTION without blocking the event loop, so RPCs keep being served.
-    while (c.load(Field.PAUSE) !== 0 && c.load(Field.STOP) === 0) {
-      const seen = c.load(Field.ATTENTION);
-      if (c.load(Field.PAUSE) === 0 || c.load(Field.STOP) !== 0) break;
-      const w = Atomics.waitAsync(this.#words, this.#attention, seen, 1000);
-      if (w.async) await w.value;
+    while (c.pauseRequested() && !c.stopRequested()) {
+      const seen = c.attention();
+      if (!c.pauseRequested() || c.stopRequested()) break;
+      await c.waitAttention(seen, 1000);
       await this.#serveRpc();
     }
-    this.#seen = c.load(Field.ATTENTION);
+    this.#seen = c.attention();
     c.setState(RunState.RUNNING);
   }
 
   async #serveRpc(): Promise<void> {
     if (!this.#exposed) return;
     const c = this.#ctl;
-    for (let i = 0; i < RPC_TURNS && c.load(Field.RPC_DONE) < c.load(Field.RPC_SENT); i++) await nextTurn();
+    for (let i = 0; i < RPC_TURNS && c.rpcPending(); i++) await nextTurn();
   }
 
   /**
-   * Sleeps (Atomics.wait: the thread blocks, RPCs wait) until an interrupt is raised, the vCPU is
-   * kicked, a stop/pause/RPC request arrives ('attention': call checkpoint), or `timeoutMs`
-   * passes (default: forever). Returns at once if any of those is already pending; a kick made
-   * while the vCPU was busy is reported by its next call, once ('kick').
+   * Sleeps (Atomics.wait: the thread blocks, RPCs wait) until an interrupt is pending (an edge
+   * line raised or a level line high), the vCPU is kicked, a stop/pause/RPC request arrives
+   * ('attention': call checkpoint), or `timeoutMs` passes (default: forever; fractions of a
+   * millisecond count). Returns at once if any of those is already pending; a kick made while
+   * the vCPU was busy is reported by its next call, once ('kick').
    * @example if (ctx.waitForInterrupt(10) === 'irq') handle(ctx.takeInterrupts());
    */
   waitForInterrupt(timeoutMs?: number): WakeReason {
     const timeout = checkTimeout('timeoutMs', timeoutMs);
     const c = this.#ctl;
-    const deadline = timeout === Infinity ? Infinity : Date.now() + timeout;
+    const deadline = timeout === Infinity ? Infinity : now() + timeout;
     for (;;) {
-      const doorbell = c.load(Field.DOORBELL); // read before the checks: see control.ts
+      const doorbell = c.doorbell(); // read before the checks: see control.ts
       const pending = this.#pendingReason();
       if (pending !== null) return pending;
-      const left = deadline - Date.now();
+      const left = deadline - now();
       if (left <= 0) return 'timeout';
       // DOORBELL also moves for requests already handled (a pause that came and went): such a
       // wake finds nothing pending and sleeps again for the rest of the timeout.
-      Atomics.wait(this.#words, c.base + Field.DOORBELL, doorbell, left);
+      c.sleepOnDoorbell(doorbell, left);
     }
   }
 
   #pendingReason(): WakeReason | null {
     const c = this.#ctl;
-    if (c.load(Field.STOP) !== 0) return 'stop';
-    if (c.load(Field.IRQ) !== 0) return 'irq';
-    if (c.load(Field.ATTENTION) !== this.#seen) return 'attention';
-    const kicks = c.load(Field.KICKS);
+    if (c.stopRequested()) return 'stop';
+    if (c.pendingIrqs() !== 0 || c.levels() !== 0) return 'irq';
+    if (c.attention() !== this.#seen) return 'attention';
+    const kicks = c.kicks();
     if (kicks !== this.#kicks) {
       this.#kicks = kicks;
       return 'kick';
@@ -149,14 +171,44 @@ export class VcpuContext {
     return null;
   }
 
-  /** The pending interrupt lines (bit n = line n), without clearing them. */
+  /** The pending edge interrupt lines (bit n = line n), without clearing them. */
   pendingInterrupts(): number {
-    return this.#ctl.load(Field.IRQ) >>> 0;
+    return this.#ctl.pendingIrqs();
   }
 
-  /** Takes and clears the pending interrupt lines atomically (bit n = line n). */
+  /** Takes and clears the pending edge interrupt lines atomically (bit n = line n). */
   takeInterrupts(): number {
-    return Atomics.exchange(this.#words, this.#ctl.base + Field.IRQ, 0) >>> 0;
+    return this.#ctl.takeIrqs();
+  }
+
+  /** The level of this vCPU's level-triggered lines (bit n = line n high). One atomic load. */
+  irqLevels(): number {
+    return this.#ctl.levels();
+  }
+
+  /** Wakes vCPU `peer` from `waitForInterrupt` ('kick'); `peer` may be this vCPU. */
+  kick(peer: number): void {
+    this.#peer(peer).kick();
+  }
+
+  /** Sets edge interrupt `line` (0-31) pending on vCPU `peer` and wakes it ('irq'). */
+  raiseIrq(peer: number, line: number): void {
+    const r = this.#peer(peer);
+    r.raiseIrq(1 << checkLine(line));
+  }
+
+  /** Drives level-triggered `line` (0-31) of vCPU `peer` high (waking it) or low. */
+  setIrqLevel(peer: number, line: number, high: boolean): void {
+    const r = this.#peer(peer);
+    r.setLevel(1 << checkLine(line), high === true);
+  }
+
+  #peer(peer: unknown): ControlRecord {
+    if (typeof peer !== 'number') throw typeError('peer', 'a number', peer);
+    const r = this.#peers[peer];
+    if (r === undefined || !Number.isInteger(peer))
+      throw rangeError('peer', `a vCPU id from 0 to ${this.vcpus - 1}`, peer);
+    return r;
   }
 
   /**
@@ -167,13 +219,12 @@ export class VcpuContext {
   expose(api: object): void {
     if (api === null || (typeof api !== 'object' && typeof api !== 'function'))
       throw typeError('api', 'an object', api);
-    if (this.#exposed) throw new Error(`vCPU ${this.id}: expose() was already called`);
+    if (this.#exposed) throw new VcpuPoolError('ERR_VCPU_EXPOSED', `vCPU ${this.id}: expose() was already called`);
     this.#exposed = true;
-    const words = this.#words;
-    const done = this.#ctl.base + Field.RPC_DONE;
+    const c = this.#ctl;
     expose(
       api,
-      countingEndpoint(this.#rpc, () => Atomics.add(words, done, 1)),
+      countingEndpoint(this.#rpc, () => c.countRpcDone()),
     );
   }
 }

@@ -14,32 +14,62 @@
  * the mapping lives as long as any thread still references it.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { wrap, type Remote } from 'comlink';
 import { Piscina } from 'piscina';
-import { checkTimeout, codedError, rangeError, typeError } from '../internal/args.js';
-import { ControlRecord, createControl, Field, RunState, STATE_NAMES, type VcpuState } from './control.js';
+import { checkTimeout, rangeError, typeError } from '../internal/args.js';
+import { now } from './clock.js';
+import { ControlRecord, createControl, resetControl, RunState, STATE_NAMES, type VcpuState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
 import { fillOptions, resolveModule, type FilledOptions, type VcpuPoolOptions } from './options.js';
-import { fromWire, type JobTask, type TaskResult, type VcpuTask } from './protocol.js';
-import { VcpuError } from './vcpu-error.js';
+import { fromWire, type JobTask, type SharedRuntime, type TaskResult, type VcpuTask } from './protocol.js';
+import { VcpuError, VcpuPoolError, type VcpuPoolErrorCode } from './vcpu-error.js';
 
 /**
- * The compiled worker entry. From dist/ it sits beside this file's tree; when this module runs
- * from TypeScript sources (tests), the entry is taken from dist/, which `npm install` builds.
+ * The compiled worker entry. From dist/ it sits beside this file's tree. When this module runs
+ * from TypeScript sources (the tests), the entry comes from dist/, and a dist/ older than any
+ * source file is refused loudly rather than run (test/global-setup.ts builds before the suite).
  */
 function workerEntry(): string {
-  const built = new URL('../../workers/vcpu-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built.href;
-  return new URL('../../dist/workers/vcpu-worker.js', import.meta.url).href;
+  if (!import.meta.url.endsWith('.ts')) return new URL('../../workers/vcpu-worker.js', import.meta.url).href;
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const built = join(root, 'dist/workers/vcpu-worker.js');
+  const stale = staleBuild(root, built);
+  if (stale !== null) {
+    throw new VcpuPoolError('ERR_MODULE_NOT_FOUND', `VcpuPool: ${stale}; run \`npm run build:ts\``);
+  }
+  return pathToFileURL(built).href;
+}
+
+/** Why dist/ cannot stand for src/ and workers/ (missing, or older than a source), or null. */
+function staleBuild(root: string, built: string): string | null {
+  if (!existsSync(built)) return `${built} does not exist`;
+  const builtAt = statSync(built).mtimeMs;
+  const walk = (dir: string): string | null => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        const r = walk(p);
+        if (r !== null) return r;
+      } else if (e.name.endsWith('.ts') && statSync(p).mtimeMs > builtAt) {
+        return `the build in dist/ is older than ${p}`;
+      }
+    }
+    return null;
+  };
+  return walk(join(root, 'src')) ?? walk(join(root, 'workers'));
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: VcpuError };
 
 interface Run {
   readonly outcomes: Promise<Outcome>[];
+  /** Rejects (with ERR_VCPU_GONE) once vCPU id has finished or the run ended; for remote(). */
+  readonly gone: Promise<never>[];
+  readonly goneReject: ((e: Error) => void)[];
   readonly settled: boolean[];
   readonly ports: MessagePort[];
   readonly aborts: AbortController[];
@@ -48,7 +78,8 @@ interface Run {
 
 const POLL_MS = 50;
 
-const poolError = (code: string, message: string): Error => codedError(code, `VcpuPool: ${message}`);
+const poolError = (code: VcpuPoolErrorCode, message: string): VcpuPoolError =>
+  new VcpuPoolError(code, `VcpuPool: ${message}`);
 
 /** piscina rejects an aborted task with its AbortError. */
 const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
@@ -60,6 +91,7 @@ export class VcpuPool extends EventEmitter {
   readonly #piscina: Piscina;
   #jobs: Piscina | null = null;
   readonly #control: SharedArrayBuffer;
+  readonly #runtime: SharedRuntime;
   readonly #records: ControlRecord[];
   #run: Run | null = null;
   #closed = false;
@@ -76,6 +108,11 @@ export class VcpuPool extends EventEmitter {
     this.#opts = o;
     this.vcpus = o.vcpus;
     this.#control = createControl(o.vcpus);
+    this.#runtime = {
+      vcpus: o.vcpus,
+      control: this.#control,
+      stateBlocks: Array.from({ length: o.vcpus }, () => new SharedArrayBuffer(o.stateBytes)),
+    };
     this.#records = Array.from({ length: o.vcpus }, (_, id) => new ControlRecord(this.#control, id));
     this.#piscina = new Piscina({
       filename: workerEntry(),
@@ -98,7 +135,7 @@ export class VcpuPool extends EventEmitter {
 
   /** The run state of vCPU `id`: 'idle', 'starting', 'running', 'parked', 'done' or 'failed'. */
   state(id: number): VcpuState {
-    return STATE_NAMES[this.#record(id).load(Field.STATE)] ?? 'idle';
+    return STATE_NAMES[this.#record(id).state()] ?? 'idle';
   }
 
   /**
@@ -111,22 +148,26 @@ export class VcpuPool extends EventEmitter {
     if (this.#closed) throw poolError('ERR_VCPU_POOL_CLOSED', 'start() after close()');
     if (this.#run !== null) throw poolError('ERR_VCPU_POOL_RUNNING', 'start() while running; stop() first');
     if (this.#opts.signal?.aborted) throw poolError('ERR_VCPU_ABORTED', 'the pool signal is aborted');
-    new Int32Array(this.#control).fill(0);
+    resetControl(this.#control);
     const memory = this.#opts.memory.share();
-    const run: Run = { outcomes: [], settled: [], ports: [], aborts: [], remotes: [] };
+    const run: Run = { outcomes: [], gone: [], goneReject: [], settled: [], ports: [], aborts: [], remotes: [] };
     for (let id = 0; id < this.vcpus; id++) {
       const { port1, port2 } = new MessageChannel();
       const abort = new AbortController();
       const task: VcpuTask = {
-        kind: 'vcpu',
+        task: 'vcpu',
         id,
-        vcpus: this.vcpus,
         module: this.#opts.module,
         arg,
         memory,
-        control: this.#control,
+        runtime: this.#runtime,
         rpc: port2,
       };
+      let goneReject!: (e: Error) => void;
+      const gone = new Promise<never>((_, reject) => (goneReject = reject));
+      gone.catch(() => undefined);
+      run.gone.push(gone);
+      run.goneReject.push(goneReject);
       run.ports.push(port1);
       run.aborts.push(abort);
       run.remotes.push(undefined);
@@ -153,7 +194,9 @@ export class VcpuPool extends EventEmitter {
           )
           .then((o) => {
             run.settled[id] = true;
-            if (!o.ok && this.listenerCount('error') > 0) this.emit('error', o.error, id);
+            run.goneReject[id]!(poolError('ERR_VCPU_GONE', `vCPU ${id} has ${o.ok ? 'returned' : 'failed'}`));
+            if (o.ok) this.emit('exit', id, o.value);
+            else if (this.listenerCount('error') > 0) this.emit('error', o.error, id);
             return o;
           }),
       );
@@ -164,6 +207,7 @@ export class VcpuPool extends EventEmitter {
     for (let id = 0; id < this.vcpus; id++) {
       await this.#waitFor(id, (s) => s >= RunState.RUNNING, Infinity);
     }
+    if (this.#closed || this.#run !== run) throw poolError('ERR_VCPU_POOL_CLOSED', 'close() interrupted start()');
     const failed = await this.#firstLoadFailure(run);
     if (failed !== null) {
       await this.stop().catch(() => undefined);
@@ -173,7 +217,7 @@ export class VcpuPool extends EventEmitter {
 
   async #firstLoadFailure(run: Run): Promise<VcpuError | null> {
     for (let id = 0; id < this.vcpus; id++) {
-      if (this.#records[id]!.load(Field.STATE) !== RunState.FAILED) continue;
+      if (this.#records[id]!.state() !== RunState.FAILED) continue;
       const o = await run.outcomes[id]!;
       if (!o.ok && o.error.code === 'ERR_VCPU_MODULE') return o.error;
     }
@@ -189,11 +233,8 @@ export class VcpuPool extends EventEmitter {
   async pause(timeoutMs?: number): Promise<void> {
     const timeout = timeoutMs === undefined ? 10_000 : checkTimeout('timeoutMs', timeoutMs);
     this.#requireRun('pause');
-    for (const r of this.#records) {
-      r.store(Field.PAUSE, 1);
-      r.ring(true);
-    }
-    const deadline = Date.now() + timeout;
+    for (const r of this.#records) r.requestPause(true);
+    const deadline = now() + timeout;
     for (let id = 0; id < this.vcpus; id++) {
       const ok = await this.#waitFor(id, (s) => s >= RunState.PARKED, deadline);
       if (!ok) throw poolError('ERR_VCPU_PAUSE_TIMEOUT', `vCPU ${id} did not reach a checkpoint in ${timeout} ms`);
@@ -203,26 +244,39 @@ export class VcpuPool extends EventEmitter {
   /** Lets parked vCPUs run again. */
   resume(): void {
     this.#requireRun('resume');
-    for (const r of this.#records) {
-      r.store(Field.PAUSE, 0);
-      r.ring(true);
-    }
+    for (const r of this.#records) r.requestPause(false);
   }
 
   /** Rings vCPU `id`'s doorbell: wakes it from `waitForInterrupt` ('kick'). */
   kick(id: number): void {
-    const r = this.#record(id);
-    Atomics.add(r.words, r.base + Field.KICKS, 1);
-    r.ring(false);
+    this.#record(id).kick();
   }
 
-  /** Sets interrupt `line` (0-31) pending on vCPU `id` and wakes it ('irq'). */
+  /** Sets edge interrupt `line` (0-31) pending on vCPU `id` and wakes it ('irq'). */
   raiseIrq(id: number, line: number): void {
     const r = this.#record(id);
-    if (typeof line !== 'number') throw typeError('line', 'a number', line);
-    if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
-    Atomics.or(r.words, r.base + Field.IRQ, 1 << line);
-    r.ring(false);
+    r.raiseIrq(1 << checkLine(line));
+  }
+
+  /** Drives level-triggered `line` (0-31) of vCPU `id` high (waking it: 'irq') or low. */
+  setIrqLevel(id: number, line: number, high: boolean): void {
+    const r = this.#record(id);
+    r.setLevel(1 << checkLine(line), high === true);
+  }
+
+  /** The level-triggered lines of vCPU `id` that are high (bit n = line n). */
+  irqLevels(id: number): number {
+    return this.#record(id).levels();
+  }
+
+  /**
+   * vCPU `id`'s state block: `stateBytes` bytes (option, default 4096) of shared memory that
+   * its module reaches as `ctx.stateBlock`, for registers and other state the main thread reads
+   * while the vCPU is paused (no RPC). The same buffer for every run of the pool.
+   */
+  stateBlock(id: number): SharedArrayBuffer {
+    this.#record(id);
+    return this.#runtime.stateBlocks[id]!;
   }
 
   /**
@@ -235,15 +289,33 @@ export class VcpuPool extends EventEmitter {
     const run = this.#requireRun('remote');
     let proxy = run.remotes[id];
     if (proxy === undefined) {
-      proxy = wrap<unknown>(
-        countingEndpoint(run.ports[id]!, () => {
-          Atomics.add(r.words, r.base + Field.RPC_SENT, 1);
-          r.ring(true);
-        }),
-      );
+      const inner = wrap<unknown>(countingEndpoint(run.ports[id]!, () => r.countRpcSent()));
+      proxy = guarded(inner, run.gone[id]!, true) as Remote<unknown>;
       run.remotes[id] = proxy;
     }
     return proxy as Remote<T>;
+  }
+
+  /**
+   * Waits for vCPU `id` (or, without an id, every vCPU) to return on its own, without asking it
+   * to stop: resolves to its result (or the results in id order), rejects with its VcpuError.
+   * `join()` of every vCPU ends the run, as `stop()` does; `join(id)` leaves it open. Each vCPU
+   * that returns also emits `'exit'` (id, result).
+   * @example const [result] = await pool.join();
+   */
+  async join(id?: number): Promise<unknown> {
+    const run = this.#requireRun('join');
+    if (id !== undefined) {
+      this.#record(id);
+      const o = await run.outcomes[id]!;
+      if (!o.ok) throw o.error;
+      return o.value;
+    }
+    const outcomes = await Promise.all(run.outcomes);
+    this.#endRun(run);
+    const failed = outcomes.find((o) => !o.ok);
+    if (failed !== undefined && !failed.ok) throw failed.error;
+    return outcomes.map((o) => (o.ok ? o.value : undefined));
   }
 
   /** Kills vCPU `id`'s thread (for a vCPU stuck outside its checkpoints); stop() reports ERR_VCPU_ABORTED. */
@@ -260,10 +332,7 @@ export class VcpuPool extends EventEmitter {
   async stop(): Promise<unknown[]> {
     const run = this.#run;
     if (run === null) return [];
-    for (const r of this.#records) {
-      r.store(Field.STOP, 1);
-      r.ring(true);
-    }
+    for (const r of this.#records) r.requestStop();
     const outcomes = await Promise.all(run.outcomes);
     this.#endRun(run);
     const failed = outcomes.find((o) => !o.ok);
@@ -291,7 +360,7 @@ export class VcpuPool extends EventEmitter {
       atomics: 'disabled',
       execArgv: this.#opts.execArgv,
     });
-    const task: JobTask = { kind: 'job', module: url, arg, memory: this.#opts.memory.share() };
+    const task: JobTask = { task: 'job', module: url, arg, memory: this.#opts.memory.share() };
     const r = (await this.#jobs.run(task, signal ? { signal } : {})) as TaskResult;
     if (r.ok) return r.value;
     throw fromWire(r.error);
@@ -306,10 +375,7 @@ export class VcpuPool extends EventEmitter {
     this.#closed = true;
     const run = this.#run;
     if (run !== null) {
-      for (const r of this.#records) {
-        r.store(Field.STOP, 1);
-        r.ring(true);
-      }
+      for (const r of this.#records) r.requestStop();
       const all = Promise.all(run.outcomes);
       let timer: NodeJS.Timeout | undefined;
       const late = await Promise.race([
@@ -329,6 +395,7 @@ export class VcpuPool extends EventEmitter {
   }
 
   #endRun(run: Run): void {
+    for (const reject of run.goneReject) reject(poolError('ERR_VCPU_GONE', 'the run has ended'));
     for (const p of run.ports) p.close();
     if (this.#run === run) this.#run = null;
   }
@@ -349,14 +416,40 @@ export class VcpuPool extends EventEmitter {
   /** Waits (without blocking the event loop) until `pred(state)` or the vCPU's task settled. */
   async #waitFor(id: number, pred: (s: number) => boolean, deadline: number): Promise<boolean> {
     const r = this.#records[id]!;
-    const i = r.base + Field.STATE;
     for (;;) {
-      const s = Atomics.load(r.words, i);
-      if (pred(s) || this.#run?.settled[id] === true) return true;
-      const left = deadline - Date.now();
+      const s = r.state();
+      if (pred(s) || this.#run?.settled[id] === true || this.#closed) return true;
+      const left = deadline - now();
       if (left <= 0) return false;
-      const w = Atomics.waitAsync(r.words, i, s, Math.min(left, POLL_MS));
-      if (w.async) await w.value;
+      await r.waitStateChange(s, Math.min(left, POLL_MS));
     }
   }
+}
+
+function checkLine(line: unknown): number {
+  if (typeof line !== 'number') throw typeError('line', 'a number', line);
+  if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
+  return line;
+}
+
+/**
+ * A comlink proxy whose calls (and awaited property reads) also reject once `gone` rejects, so
+ * a call to a vCPU that returned, failed or was stopped settles with ERR_VCPU_GONE instead of
+ * waiting forever.
+ */
+function guarded(target: unknown, gone: Promise<never>, root: boolean): unknown {
+  const t = target as Record<PropertyKey, unknown> & ((...a: unknown[]) => unknown);
+  return new Proxy(function () {}, {
+    get(_, prop) {
+      if (prop === 'then') {
+        if (root) return undefined;
+        return (res: (v: unknown) => void, rej: (e: unknown) => void) =>
+          Promise.race([Promise.resolve(t), gone]).then(res, rej);
+      }
+      return guarded(t[prop], gone, false);
+    },
+    apply(_, thisArg, args: unknown[]) {
+      return Promise.race([Reflect.apply(t, thisArg, args) as Promise<unknown>, gone]);
+    },
+  });
 }

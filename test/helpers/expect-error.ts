@@ -1,6 +1,6 @@
 // Assertions for the contract's error shapes.
 import { expect } from 'vitest';
-import { GuestMemoryError, type GuestMemoryErrorKind } from '../../src/index.js';
+import { GUEST_MEMORY_ERROR_KINDS, GuestMemoryError, type GuestMemoryErrorKind } from '../../src/index.js';
 
 /** Runs `fn`, expects a GuestMemoryError of `kind` with the given fields; returns it. */
 export function expectGuestError(fn: () => unknown, kind: GuestMemoryErrorKind, fields: Record<string, unknown> = {}) {
@@ -13,6 +13,7 @@ export function expectGuestError(fn: () => unknown, kind: GuestMemoryErrorKind, 
   expect(caught, `expected ${kind}`).toBeInstanceOf(GuestMemoryError);
   const err = caught as GuestMemoryError;
   expect(err.kind).toBe(kind);
+  expect(GUEST_MEMORY_ERROR_KINDS).toContain(err.kind);
   expect(err.code).toBe(
     'ERR_GUESTMEM_' +
       kind

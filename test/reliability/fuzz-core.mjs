@@ -35,29 +35,11 @@ import {
   u32,
   u64,
   u8,
-} from '../../dist/src/index.js';
+  GUEST_MEMORY_ERROR_KINDS,
+} from 'guestmem';
 
 const { PROT_READ, PROT_WRITE, PROT_NONE, MAP_ANONYMOUS, MAP_PRIVATE, MAP_NORESERVE } = constants;
-const KINDS = new Set([
-  'InvalidOffsetLength',
-  'MapFixed',
-  'MappingOverlap',
-  'MappingPastEof',
-  'Mmap',
-  'NoMemoryRegion',
-  'MemoryRegionOverlap',
-  'UnsortedMemoryRegions',
-  'InvalidGuestRegion',
-  'InvalidGuestAddress',
-  'PartialBuffer',
-  'InvalidBackendAddress',
-  'IOError',
-  'OutOfBounds',
-  'Overflow',
-  'TooBig',
-  'Misaligned',
-  'AccessDenied',
-]);
+const KINDS = new Set(GUEST_MEMORY_ERROR_KINDS);
 const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE']);
 /** Hostile objects throw errors with this prefix; such a user error may propagate. */
 const HOSTILE = 'fuzz-hostile:';
@@ -392,7 +374,7 @@ class Model {
     const a = BigInt(old);
     const b = BigInt(v);
     const raw = { add: a + b, sub: a - b, and: a & b, or: a | b, xor: a ^ b, exchange: b }[op];
-    const wrapped = type.kind % 2 === 1 ? BigInt.asIntN(Number(bits), raw) : BigInt.asUintN(Number(bits), raw);
+    const wrapped = type.scalar % 2 === 1 ? BigInt.asIntN(Number(bits), raw) : BigInt.asUintN(Number(bits), raw);
     this.storeAt(type, g, off, typeof old === 'bigint' ? wrapped : Number(wrapped));
     return old;
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { FileOffset, GuestMemoryMmap, MmapRegion, liveMappings, u32 } from '../../dist/src/index.js';
+import { FileOffset, GuestMemoryMmap, MmapRegion, liveMappings, u32 } from 'guestmem';
 
 const { values } = parseArgs({
   options: {

@@ -3,7 +3,7 @@
 // high region, and a write to its slot of the hot-plugged region whenever its current snapshot
 // has one. Between batches: interrupts and kicks (waitForInterrupt with timeout 0), then a
 // checkpoint (pause, RPC, stop).
-import { u32, u64 } from '../../dist/src/index.js';
+import { u32, u64 } from 'guestmem';
 
 export const HOT_BASE = 0x2_0000_0000; // 8 GiB: where the soak hot-plugs a region
 export const COUNTER = 0x40;

@@ -7,15 +7,7 @@
 //   node --expose-gc test/reliability/soak.mjs --seconds 300 [--vcpus N] [--seed S]
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  GuestMemoryAtomic,
-  GuestMemoryMmap,
-  GuestRegionMmap,
-  MmapRegion,
-  VcpuPool,
-  liveMappings,
-  u32,
-} from '../../dist/src/index.js';
+import { GuestMemoryAtomic, GuestMemoryMmap, GuestRegionMmap, MmapRegion, VcpuPool, liveMappings, u32 } from 'guestmem';
 import { AREA, checksum, COUNTER, highArea, HOT_BASE, lowArea } from './soak-vcpu.mjs';
 
 const { values } = parseArgs({

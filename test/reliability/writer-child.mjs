@@ -7,7 +7,7 @@
 //                                                       of other contents and prints "progress"
 //                                                       during it
 import { openSync } from 'node:fs';
-import { FileOffset, GuestMemoryMmap, saveSnapshot } from '../../dist/src/index.js';
+import { FileOffset, GuestMemoryMmap, saveSnapshot } from 'guestmem';
 
 export function pattern(seed, length) {
   const b = new Uint8Array(length);

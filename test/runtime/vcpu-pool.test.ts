@@ -302,3 +302,65 @@ describe('VcpuPool over GuestMemoryAtomic: hot-plug', () => {
     atomic.close();
   }, 30_000);
 });
+
+describe('VcpuPool: lifecycle, IPIs and state blocks', () => {
+  it('join() waits for vCPUs that return on their own; each emits "exit"; the run then ends', async () => {
+    const p = pool({ vcpus: 2, module: fixture('lifecycle.mjs') });
+    const exits: [number, unknown][] = [];
+    p.on('exit', (id: number, v: unknown) => exits.push([id, v]));
+    await p.start({ returnAfterMs: 30 });
+    expect(await p.join(1)).toBe(10);
+    expect(await p.join()).toEqual([0, 10]);
+    expect(exits.sort()).toEqual([
+      [0, 0],
+      [1, 10],
+    ]);
+    expect(p.running).toBe(false);
+    expect(new Int32Array(p.stateBlock(0))[1]).toBe(1);
+  }, 30_000);
+
+  it('remote() calls settle with ERR_VCPU_GONE once the vCPU has returned or the run ended', async () => {
+    const p = pool({ vcpus: 2, module: fixture('lifecycle.mjs') });
+    await p.start({ returnAfterMs: 20_000 });
+    const r = p.remote<{ ping(): string }>(0);
+    expect(await r.ping()).toBe('pong');
+    await p.stop();
+    // a proxy taken before stop() no longer waits forever
+    await expect(r.ping()).rejects.toMatchObject({ code: 'ERR_VCPU_GONE' });
+    await p.start({ returnAfterMs: 0 });
+    await until(() => p.state(1) === 'done');
+    await expect(p.remote<{ ping(): string }>(1).ping()).rejects.toMatchObject({ code: 'ERR_VCPU_GONE' });
+    await p.stop();
+  }, 30_000);
+
+  it('a vCPU interrupts another: edge line, level line, wake-up; state blocks are readable from the main thread', async () => {
+    const p = pool({ vcpus: 2, module: fixture('lifecycle.mjs') });
+    await p.start({ ipi: true });
+    const [woken, sender] = (await p.join()) as [{ why: string; edge: number; level: number }, string];
+    expect(new Int32Array(p.stateBlock(0))[0]).toBe(0x1234);
+    expect(new Int32Array(p.stateBlock(1))[0]).toBe(0x1235);
+    expect(sender).toBe('sent');
+    expect(woken.why).toBe('irq');
+    expect(woken.edge).toBe(1 << 3);
+    expect(woken.level).toBe(1 << 5);
+  }, 30_000);
+
+  it('level lines from the pool: raised, read back, lowered', async () => {
+    const p = pool({ vcpus: 1, module: fixture('lifecycle.mjs') });
+    await p.start({ returnAfterMs: 20_000 });
+    p.setIrqLevel(0, 9, true);
+    expect(p.irqLevels(0)).toBe(1 << 9);
+    p.setIrqLevel(0, 9, false);
+    expect(p.irqLevels(0)).toBe(0);
+    expect(() => p.setIrqLevel(0, 32, true)).toThrow(RangeError);
+    await p.stop();
+  }, 30_000);
+
+  it('start() interrupted by close() rejects', async () => {
+    const p = pool({ vcpus: 2, module: fixture('lifecycle.mjs') });
+    const starting = p.start({ returnAfterMs: 20_000 });
+    const closing = p.close();
+    await expect(starting).rejects.toMatchObject({ code: 'ERR_VCPU_POOL_CLOSED' });
+    await closing;
+  }, 30_000);
+});

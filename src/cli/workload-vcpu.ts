@@ -4,7 +4,7 @@
  * the pool stops it. It mirrors every write in a private shadow copy, so the main
  * thread can check afterwards that guest memory holds exactly what this vCPU wrote.
  */
-import { u32, type VcpuContext } from '../src/index.js';
+import { u32, type VcpuContext } from '../index.js';
 import {
   AREA,
   checksum,
@@ -19,7 +19,7 @@ import {
   PAGE,
   STATS_STRIDE,
   type VcpuReport,
-} from '../src/cli/layout.js';
+} from './layout.js';
 
 /**
  * The vCPU entry VcpuPool runs (default export): `ctx.arg.seed` seeds this vCPU's choices; it

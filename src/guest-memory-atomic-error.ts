@@ -1,0 +1,19 @@
+/** The hot-plug layer's error: failures of GuestMemoryAtomic's lock and replacement protocol. */
+
+/** Every `code` a GuestMemoryAtomicError can have. */
+export const GUEST_MEMORY_ATOMIC_ERROR_CODES = [
+  /** The lock is already held by this object, was not obtained in time, or the guard was unlocked. */
+  'ERR_GUESTMEM_LOCK',
+] as const;
+
+export type GuestMemoryAtomicErrorCode = (typeof GUEST_MEMORY_ATOMIC_ERROR_CODES)[number];
+
+export class GuestMemoryAtomicError extends Error {
+  readonly code: GuestMemoryAtomicErrorCode;
+
+  constructor(code: GuestMemoryAtomicErrorCode, message: string) {
+    super(`GuestMemoryAtomic: ${message}`);
+    this.name = 'GuestMemoryAtomicError';
+    this.code = code;
+  }
+}

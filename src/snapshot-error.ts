@@ -1,0 +1,23 @@
+/** The snapshot layer's error: every failure of a save, load or apply that is not a memory operation. */
+
+/** Every `code` a SnapshotError can have. */
+export const SNAPSHOT_ERROR_CODES = [
+  /** The file is not a guestmem snapshot, or is damaged or truncated. */
+  'ERR_SNAPSHOT_FORMAT',
+  /** The snapshot's region layout differs from the memory it is applied to. */
+  'ERR_SNAPSHOT_LAYOUT',
+  /** An incremental save of a memory whose regions do not all track dirty pages. */
+  'ERR_SNAPSHOT_UNTRACKED',
+] as const;
+
+export type SnapshotErrorCode = (typeof SNAPSHOT_ERROR_CODES)[number];
+
+export class SnapshotError extends Error {
+  readonly code: SnapshotErrorCode;
+
+  constructor(code: SnapshotErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`snapshot: ${message}`, options);
+    this.name = 'SnapshotError';
+    this.code = code;
+  }
+}
