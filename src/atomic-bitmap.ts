@@ -16,6 +16,8 @@ export const DEFAULT_DIRTY_PAGE_SIZE = 4096;
 /** @internal What crosses threads: the words' buffer and the geometry. */
 export interface SharedBitmap {
   readonly words: SharedArrayBuffer;
+  /** One Int32 word: the reset epoch. */
+  readonly epoch: SharedArrayBuffer;
   readonly byteSize: number;
   readonly pageSize: number;
 }
@@ -31,13 +33,20 @@ export class AtomicBitmap {
   readonly words: Int32Array;
   /** @internal log2(pageSize). */
   readonly shift: number;
+  /** @internal [epoch]: bumped after every operation that clears bits (see {@link epoch}). */
+  readonly epochWord: Int32Array;
 
   /**
    * A cleared bitmap for `byteSize` bytes at `pageSize` bytes per bit (default 4096). Throws
    * RangeError if `pageSize` is not a power of two of at least 8.
    * @example const bm = new AtomicBitmap(1 << 20); bm.setAddrRange(0x1000, 8);
    */
-  constructor(byteSize: number, pageSize: number = DEFAULT_DIRTY_PAGE_SIZE, words?: SharedArrayBuffer) {
+  constructor(
+    byteSize: number,
+    pageSize: number = DEFAULT_DIRTY_PAGE_SIZE,
+    words?: SharedArrayBuffer,
+    epoch?: SharedArrayBuffer,
+  ) {
     checkIndex('byteSize', byteSize);
     checkIndex('pageSize', pageSize);
     if (pageSize < 8 || (pageSize & (pageSize - 1)) !== 0 || pageSize > 2 ** 30) {
@@ -52,16 +61,39 @@ export class AtomicBitmap {
       throw typeError('words', `a SharedArrayBuffer of ${bytes} bytes`, words);
     }
     this.words = new Int32Array(words ?? new SharedArrayBuffer(bytes));
+    if (epoch !== undefined && (!(epoch instanceof SharedArrayBuffer) || epoch.byteLength !== 4)) {
+      throw typeError('epoch', 'a SharedArrayBuffer of 4 bytes', epoch);
+    }
+    this.epochWord = new Int32Array(epoch ?? new SharedArrayBuffer(4));
+  }
+
+  /**
+   * The reset epoch: a counter bumped after every call that clears bits (`reset`,
+   * `resetAddrRange`, `getAndReset`, `setPages(true)`), in every thread's view of this bitmap.
+   * Whoever marks pages ahead of writes (a translation cache handing out writable views)
+   * compares it to know its marks may have been cleared. One atomic load.
+   */
+  epoch(): number {
+    return Atomics.load(this.epochWord, 0);
+  }
+
+  #cleared(): void {
+    Atomics.add(this.epochWord, 0, 1);
   }
 
   /** @internal */
   toShared(): SharedBitmap {
-    return { words: this.words.buffer as SharedArrayBuffer, byteSize: this.byteSize, pageSize: this.pageSize };
+    return {
+      words: this.words.buffer as SharedArrayBuffer,
+      epoch: this.epochWord.buffer as SharedArrayBuffer,
+      byteSize: this.byteSize,
+      pageSize: this.pageSize,
+    };
   }
 
   /** @internal */
   static fromShared(s: SharedBitmap): AtomicBitmap {
-    return new AtomicBitmap(s.byteSize, s.pageSize, s.words);
+    return new AtomicBitmap(s.byteSize, s.pageSize, s.words, s.epoch);
   }
 
   /** True if the page holding byte `addr` is marked (false past the end). */
@@ -93,11 +125,13 @@ export class AtomicBitmap {
     const first = Math.floor(addr / this.pageSize);
     const last = Math.floor((addr + n - 1) / this.pageSize);
     for (let p = first; p <= last; p++) Atomics.and(this.words, p >>> 5, ~(1 << (p & 31)));
+    this.#cleared();
   }
 
   /** Clears every bit. */
   reset(): void {
     for (let w = 0; w < this.words.length; w++) Atomics.store(this.words, w, 0);
+    this.#cleared();
   }
 
   /**
@@ -112,6 +146,7 @@ export class AtomicBitmap {
       // pull each cache line exclusive for nothing.
       if (this.words[w] !== 0) out[w] = Atomics.exchange(this.words, w, 0);
     }
+    this.#cleared();
     return out;
   }
 
@@ -127,6 +162,7 @@ export class AtomicBitmap {
         bits &= bits - 1;
       }
     }
+    if (reset) this.#cleared();
     return pages;
   }
 

@@ -26,11 +26,19 @@ import {
   checkTimeout,
   checkUint8Array,
   MAX_SAFE,
+  rangeError,
   typeError,
 } from './internal/args.js';
 import { GuestMemoryError } from './errors.js';
 import { markPage, markPageAfterPlain } from './atomic-bitmap.js';
-import { hex, invalidBackendAddress, invalidGuestAddress, invalidGuestRegion, partialBuffer } from './internal/errs.js';
+import {
+  hex,
+  invalidBackendAddress,
+  invalidGuestAddress,
+  invalidGuestRegion,
+  misaligned,
+  partialBuffer,
+} from './internal/errs.js';
 import {
   checkAtomicType,
   checkedCompareExchange,
@@ -64,6 +72,10 @@ import {
   OP_SUB,
   OP_XOR,
   arrayOf,
+  atomicLoad,
+  atomicStore,
+  bswap16,
+  bswap32,
   readAligned,
   readFd,
   rmwAt,
@@ -75,6 +87,7 @@ import { FileOffset } from './file-offset.js';
 import { GuestRegionMmap } from './guest-region.js';
 import { MmapRegion, type MappingOptions, type SharedMapping } from './mmap-region.js';
 import {
+  HOST_LITTLE_ENDIAN,
   S_COMPOSITE,
   S_F32,
   S_F64,
@@ -97,8 +110,12 @@ import { VolatileSlice } from './volatile-slice.js';
 /** The structured-clone-safe form of a GuestMemoryMmap (see {@link GuestMemoryMmap.share}). */
 export interface SharedGuestMemory {
   readonly descriptor: 'guestmem.GuestMemoryMmap';
+  readonly misaligned?: MisalignedPolicy;
   readonly regions: readonly { readonly guestBase: number; readonly mapping: SharedMapping }[];
 }
+
+/** What the register accessors do with a misaligned address: throw Misaligned, or split the access into bytes. */
+export type MisalignedPolicy = 'fault' | 'split';
 
 /** Callback of {@link GuestMemoryMmap.tryAccess}: returns the bytes it handled (0 stops). */
 export type AccessFn = (offset: number, count: number, regionOffset: number, region: GuestRegionMmap) => number;
@@ -110,6 +127,22 @@ const NO_REGION = new GuestRegionMmap(
   MmapRegion.fromShared({ buffer: new SharedArrayBuffer(0), prot: 0, flags: 0, hostAddress: 0n }),
   0,
 );
+
+/** log2 of the bytes per region-table slot, and the first address the table does not cover. */
+const TABLE_SHIFT = 20;
+const TABLE_LIMIT = 2 ** 32;
+
+function regionTable(regions: readonly GuestRegionMmap[]): GuestRegionMmap[] {
+  const table = new Array<GuestRegionMmap>(TABLE_LIMIT / 2 ** TABLE_SHIFT).fill(NO_REGION);
+  for (const r of regions) {
+    if (r.startAddr >= TABLE_LIMIT || r.len === 0) continue;
+    const last = Math.min(r.startAddr + r.len - 1, TABLE_LIMIT - 1);
+    for (let slot = Math.floor(r.startAddr / 2 ** TABLE_SHIFT); slot <= Math.floor(last / 2 ** TABLE_SHIFT); slot++) {
+      if (table[slot] === NO_REGION) table[slot] = r;
+    }
+  }
+  return table;
+}
 
 /** Checks the layout rules in vm-memory's order; `spans` are [start, size] sorted as given. */
 function checkLayout(spans: readonly (readonly [number, number])[]): void {
@@ -149,6 +182,23 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   private readonly starts: readonly number[];
   /** @internal The last region an access hit (per thread: each thread has its own object). */
   private hot: GuestRegionMmap;
+  /**
+   * @internal Region table of the first 4 GiB, one entry per 2^TABLE_SHIFT bytes: the first
+   * region overlapping that slot, or NO_REGION. The fast paths index it instead of testing the
+   * last region used, so random accesses over several regions cost no mispredicted branch; an
+   * entry that does not hold the address (a slot shared by two regions) fails the fast path's
+   * bounds test and the access falls back to `locate`.
+   */
+  private readonly table: readonly GuestRegionMmap[];
+  /**
+   * What the register accessors (`ld*`/`st*`) do with a misaligned address: 'fault' throws
+   * Misaligned (the default, as the atomic accessors do), 'split' performs it byte by byte
+   * (not atomic, may span regions). Chosen with {@link withMisaligned}; kept by
+   * insertRegion/removeRegion and carried by share().
+   */
+  readonly misaligned: MisalignedPolicy;
+  /** @internal */
+  private readonly splitMisaligned: boolean;
 
   /** An empty guest memory (every access throws InvalidGuestAddress); add regions with insertRegion. */
   constructor(...args: unknown[]) {
@@ -156,8 +206,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     if (args.length > 0 && args[0] !== token)
       throw typeError('arguments', 'none (use fromRanges/fromRegions)', args[0]);
     this.regions = Object.freeze(regions.slice());
+    this.misaligned = args[0] === token && args[2] === 'split' ? 'split' : 'fault';
+    this.splitMisaligned = this.misaligned === 'split';
     this.starts = this.regions.map((r) => r.startAddr);
     this.hot = this.regions[0] ?? NO_REGION;
+    this.table = regionTable(this.regions);
   }
 
   // ---- construction ----------------------------------------------------------------------------
@@ -214,7 +267,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   insertRegion(region: GuestRegionMmap): GuestMemoryMmap {
     if (!(region instanceof GuestRegionMmap)) throw typeError('region', 'a GuestRegionMmap', region);
     const next = [...this.regions, region].sort((a, b) => a.startAddr - b.startAddr);
-    return GuestMemoryMmap.fromRegions(next);
+    return GuestMemoryMmap.fromRegions(next).withMisaligned(this.misaligned);
   }
 
   /**
@@ -227,7 +280,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     const i = this.regions.findIndex((r) => r.startAddr === base && r.len === size);
     if (i < 0) throw invalidGuestRegion(`no region at ${hex(base)} of ${hex(size)} bytes`);
     const rest = this.regions.filter((_, j) => j !== i);
-    return [new GuestMemoryMmap(token, rest), this.regions[i]!];
+    return [new GuestMemoryMmap(token, rest, this.misaligned), this.regions[i]!];
   }
 
   // ---- sharing with other threads --------------------------------------------------------------
@@ -240,6 +293,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   share(): SharedGuestMemory {
     return {
       descriptor: 'guestmem.GuestMemoryMmap',
+      misaligned: this.misaligned,
       regions: this.regions.map((r) => ({ guestBase: r.startAddr, mapping: r.mapping.toShared() })),
     };
   }
@@ -260,9 +314,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       }
       return new GuestRegionMmap(MmapRegion.fromShared(r.mapping), r.guestBase);
     });
-    if (regions.length === 0) return new GuestMemoryMmap();
+    const policy = shared.misaligned === 'split' ? 'split' : 'fault';
+    if (regions.length === 0) return new GuestMemoryMmap(token, [], policy);
     checkLayout(regions.map((r) => [r.startAddr, r.len] as const));
-    return new GuestMemoryMmap(token, regions);
+    return new GuestMemoryMmap(token, regions, policy);
   }
 
   // ---- queries ---------------------------------------------------------------------------------
@@ -311,6 +366,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    * paths call this first, so a cache miss costs a binary search, not the validating slow path.
    */
   locate(addr: number): GuestRegionMmap {
+    if (addr < TABLE_LIMIT && addr >= 0) {
+      const t = this.table[Math.floor(addr / 2 ** TABLE_SHIFT)]!;
+      if (addr >= t.startAddr && addr - t.startAddr < t.len) return t;
+    }
     const hot = this.hot;
     if (addr >= hot.startAddr && addr - hot.startAddr < hot.len) return hot;
     const starts = this.starts;
@@ -524,7 +583,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     // load() repeats this block, and store()/writeObj() share theirs, on purpose: moving it into a
     // shared helper measured 5-15% slower (the helper's extra inlining level), on the hottest path.
     if (typeof addr === 'number') {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
@@ -574,7 +633,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.u32, off >>> 2, value);
@@ -635,7 +694,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return r.u32[off >>> 2] as T;
@@ -687,7 +746,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
     if (typeof addr === 'number' && typeof value === 'number') {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0 && value >>> 0 === value) {
@@ -747,6 +806,182 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       return;
     }
     this.writeObjSlow(type, value, addr);
+  }
+
+  // ---- register-file accessors ----------------------------------------------------------------
+
+  /**
+   * The same memory with another misalignment policy for the register accessors (a new object
+   * over the same regions; nothing is copied or mapped).
+   * @example const mem = GuestMemoryMmap.fromRanges([[0x8000_0000, 128 << 20]]).withMisaligned('split');
+   */
+  withMisaligned(policy: MisalignedPolicy): GuestMemoryMmap {
+    if (policy !== 'fault' && policy !== 'split') throw typeError('policy', "'fault' or 'split'", policy);
+    return policy === this.misaligned ? this : new GuestMemoryMmap(token, this.regions as GuestRegionMmap[], policy);
+  }
+
+  /**
+   * Register-file loads: `ld8u`/`ld16u` return 0 … 2^n-1, `ld8s`/`ld16s`/`ld32s` sign-extend to
+   * an int32, `ld32u` returns 0 … 2^32-1. Aligned accesses are single atomic (volatile)
+   * accesses on the fast path; a misaligned one follows {@link misaligned}. The int32-valued
+   * ones never allocate (a small integer even when not inlined). Throws InvalidGuestAddress,
+   * AccessDenied, Misaligned (policy 'fault'), or the argument errors.
+   * @example x[rd] = mem.ld32s(x[rs1] + imm);
+   */
+  ld8u(addr: number): number {
+    if (typeof addr === 'number') {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.u8, off);
+    }
+    return this.ldSlow(addr, 1, false);
+  }
+
+  /** Signed 8-bit load (see {@link ld8u}). */
+  ld8s(addr: number): number {
+    if (typeof addr === 'number') {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.i8, off);
+    }
+    return this.ldSlow(addr, 1, true);
+  }
+
+  /** Unsigned 16-bit load (see {@link ld8u}). */
+  ld16u(addr: number): number {
+    if (typeof addr === 'number') {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.u16, off >>> 1);
+    }
+    return this.ldSlow(addr, 2, false);
+  }
+
+  /** Signed 16-bit load (see {@link ld8u}). */
+  ld16s(addr: number): number {
+    if (typeof addr === 'number') {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.i16, off >>> 1);
+    }
+    return this.ldSlow(addr, 2, true);
+  }
+
+  /** 32-bit load as an int32 (the register form; see {@link ld8u}). */
+  ld32s(addr: number): number {
+    if (typeof addr === 'number') {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.i32, off >>> 2);
+    }
+    return this.ldSlow(addr, 4, true);
+  }
+
+  /** 32-bit load as 0 … 2^32-1 (see {@link ld8u}; prefer ld32s in hot loops: values >= 2^31 are doubles). */
+  ld32u(addr: number): number {
+    if (typeof addr === 'number') {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2);
+    }
+    return this.ldSlow(addr, 4, false);
+  }
+
+  /**
+   * Register-file stores: write the low 8/16/32 bits of `value`, any integer from -2^31 to
+   * 2^32-1 (an int32 register or a u32), explicitly wrapping, unlike the checked `store`.
+   * Aligned stores are single atomic accesses and mark dirty pages; misaligned ones follow
+   * {@link misaligned}. Throws InvalidGuestAddress, AccessDenied, Misaligned ('fault'),
+   * RangeError for a value that is not such an integer.
+   * @example mem.st8(x[rs1] + imm, x[rs2]); // keeps the low byte
+   */
+  st8(addr: number, value: number): void {
+    if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off < r.wEnd) {
+        Atomics.store(r.i8, off, (value << 24) >> 24);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return;
+      }
+    }
+    this.stSlow(addr, 1, value);
+  }
+
+  /** 16-bit register store (see {@link st8}). */
+  st16(addr: number, value: number): void {
+    if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 2 <= r.wEnd && (off & 1) === 0) {
+        Atomics.store(r.i16, off >>> 1, (value << 16) >> 16);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return;
+      }
+    }
+    this.stSlow(addr, 2, value);
+  }
+
+  /** 32-bit register store (see {@link st8}). */
+  st32(addr: number, value: number): void {
+    if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const off = addr - r.startAddr;
+      if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
+        Atomics.store(r.i32, off >>> 2, value | 0);
+        if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
+        return;
+      }
+    }
+    this.stSlow(addr, 4, value);
+  }
+
+  /** @internal Everything the register loads' fast path does not take: validate, then split or throw. */
+  private ldSlow(addr: number, size: number, signed: boolean): number {
+    checkIndex('addr', addr);
+    const r = this.regionFor(addr);
+    const off = addr - r.startAddr;
+    let v: number;
+    if ((off & (size - 1)) === 0 && off + size <= r.len) {
+      requireRead(r.hm, addr);
+      v = Number(atomicLoad(r.hm, size === 1 ? S_U8 : size === 2 ? S_U16 : S_U32, off));
+    } else {
+      if (!this.splitMisaligned) throw misaligned(addr, size);
+      const b = scalarScratch();
+      const done = this.transfer(b, size, addr, false);
+      if (done !== size) throw partialBuffer(size, done);
+      v =
+        size === 1
+          ? b[0]!
+          : size === 2
+            ? b[0]! | (b[1]! << 8)
+            : (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+      if (!HOST_LITTLE_ENDIAN) v = size === 2 ? bswap16(v) : size === 4 ? bswap32(v) : v;
+    }
+    if (!signed) return size === 4 ? v >>> 0 : v;
+    return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
+  }
+
+  /** @internal Everything the register stores' fast path does not take. */
+  private stSlow(addr: number, size: number, value: number): void {
+    checkIndex('addr', addr);
+    if (typeof value !== 'number') throw typeError('value', 'of type number', value);
+    if ((value | 0) !== value && value >>> 0 !== value)
+      throw rangeError('value', 'an integer from -2^31 to 2^32-1', value);
+    const r = this.regionFor(addr);
+    const off = addr - r.startAddr;
+    const bits = size === 1 ? value & 0xff : size === 2 ? value & 0xffff : value >>> 0;
+    if ((off & (size - 1)) === 0 && off + size <= r.len) {
+      requireWrite(r.hm, addr);
+      atomicStore(r.hm, size === 1 ? S_U8 : size === 2 ? S_U16 : S_U32, off, bits);
+      return;
+    }
+    if (!this.splitMisaligned) throw misaligned(addr, size);
+    const b = scalarScratch();
+    const le = HOST_LITTLE_ENDIAN ? bits : size === 2 ? bswap16(bits) : bswap32(bits);
+    for (let i = 0; i < size; i++) b[i] = (le >>> (8 * i)) & 0xff;
+    const done = this.transfer(b, size, addr, true);
+    if (done !== size) throw partialBuffer(size, done);
   }
 
   // ---- file descriptors --------------------------------------------------------------------
@@ -832,7 +1067,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   load<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
@@ -880,7 +1115,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.u32, off >>> 2, value);
@@ -959,7 +1194,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       expected >>> 0 === expected &&
       replacement >>> 0 === replacement
     ) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.compareExchange(r.u32, off >>> 2, expected, replacement);
@@ -1001,7 +1236,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic exchange; returns the old value. */
   exchange<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.exchange(r.u32, off >>> 2, value);
@@ -1018,7 +1253,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.add(r.u32, off >>> 2, value);
@@ -1032,7 +1267,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic wrapping subtract; returns the old value. */
   fetchSub<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.sub(r.u32, off >>> 2, value);
@@ -1046,7 +1281,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise and; returns the old value. */
   fetchAnd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.and(r.u32, off >>> 2, value);
@@ -1060,7 +1295,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise or; returns the old value. */
   fetchOr<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.or(r.u32, off >>> 2, value);
@@ -1074,7 +1309,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise xor; returns the old value. */
   fetchXor<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = this.hot;
+      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.xor(r.u32, off >>> 2, value);

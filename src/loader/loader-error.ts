@@ -1,0 +1,25 @@
+/** The loader layer's error: an image that cannot be loaded as asked. */
+
+/** Every `code` a LoaderError can have. */
+export const LOADER_ERROR_CODES = [
+  /** Not an ELF file, or an ELF this loader does not take (big-endian, not executable, …). */
+  'ERR_LOADER_FORMAT',
+  /** The file ends before a header, segment or table it describes. */
+  'ERR_LOADER_TRUNCATED',
+  /** A segment or image (or its bss) is not inside guest RAM. */
+  'ERR_LOADER_OUTSIDE_RAM',
+  /** Two loaded segments overlap. */
+  'ERR_LOADER_OVERLAP',
+] as const;
+
+export type LoaderErrorCode = (typeof LOADER_ERROR_CODES)[number];
+
+export class LoaderError extends Error {
+  readonly code: LoaderErrorCode;
+
+  constructor(code: LoaderErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`loader: ${message}`, options);
+    this.name = 'LoaderError';
+    this.code = code;
+  }
+}

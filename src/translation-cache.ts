@@ -1,0 +1,177 @@
+/**
+ * TranslationCache: what an interpreter asks once per page (or once per region) instead of once
+ * per guest access. `lookup(addr, write)` returns a {@link Translation}: the typed-array views
+ * over the RAM that holds `addr` and the run [start, end) they may be used for, so the
+ * interpreter's own loop does `t.u32[(a + t.offset) >>> 2]` for every `a` in the run: a plain
+ * typed-array access, exactly what hand-made views cost.
+ *
+ * Validity: translations stay valid until {@link TranslationCache.valid} turns false, which
+ * happens when the GuestMemoryAtomic the cache follows publishes a new map (a region may have
+ * been removed) or when a dirty bitmap whose pages the cache marked was reset. `valid()` costs
+ * one atomic load, plus one per dirty-tracked region written through; check it at block
+ * boundaries or checkpoints, then `flush()` and look up again.
+ *
+ * Protection: a read translation is refused (null) for PROT_NONE regions and a write
+ * translation for read-only ones; a read-only region still gets read translations.
+ *
+ * Dirty tracking: a write translation of a region that tracks dirty pages covers one dirty page
+ * and marks it when it is handed out (a locked or, once per lookup). A write made through it
+ * after a collection reset that page lands in the following collection: the reset bumps the
+ * bitmap's epoch, `valid()` turns false, and the re-lookup marks the page again. So the
+ * holder must run `valid()` between two collections (a vCPU paused for a snapshot has). Cost:
+ * one lookup per dirty page written per epoch instead of one per region.
+ */
+import { GuestMemoryAtomic } from './guest-memory-atomic.js';
+import { GuestMemoryMmap } from './guest-memory.js';
+import type { GuestRegionMmap } from './guest-region.js';
+import { markPageAfterPlain, type AtomicBitmap } from './atomic-bitmap.js';
+import { checkIndex, typeError } from './internal/args.js';
+import { VIEW_CHUNK } from './internal/host-memory.js';
+
+/** The views of one run of guest RAM (see the module comment). */
+export class Translation {
+  /** Guest address of the run's first byte. */
+  readonly start: number;
+  /** Guest address one past the run's last byte. */
+  readonly end: number;
+  /** Byte index in the views of guest address `a` is `a + offset`. */
+  readonly offset: number;
+  /** Whether the views may be written (a write translation). */
+  readonly writable: boolean;
+  readonly u8: Uint8Array;
+  readonly i8: Int8Array;
+  readonly u16: Uint16Array;
+  readonly i16: Int16Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly u64: BigUint64Array;
+  readonly i64: BigInt64Array;
+  readonly f32: Float32Array;
+  readonly f64: Float64Array;
+  /** A DataView over the same bytes, for unaligned accesses (index `a + offset` too). */
+  readonly dv: DataView;
+
+  /** @internal */
+  constructor(region: GuestRegionMmap, start: number, end: number, writable: boolean) {
+    this.start = start;
+    this.end = end;
+    this.offset = -region.startAddr;
+    this.writable = writable;
+    const v = region.c0;
+    this.u8 = v.u8;
+    this.i8 = v.i8;
+    this.u16 = v.u16;
+    this.i16 = v.i16;
+    this.u32 = v.u32;
+    this.i32 = v.i32;
+    this.u64 = v.u64;
+    this.i64 = v.i64;
+    this.f32 = v.f32;
+    this.f64 = v.f64;
+    this.dv = region.hm.dv;
+  }
+}
+
+export interface TranslationCacheOptions {
+  /**
+   * Largest run a write translation covers in a region without dirty tracking (bytes, a power
+   * of two; default: the whole region's first 4 GiB). Regions that track dirty pages always
+   * use their dirty page size.
+   */
+  readonly writeRun?: number;
+}
+
+export class TranslationCache {
+  readonly #atomic: GuestMemoryAtomic | null;
+  #memory: GuestMemoryMmap;
+  #version: number;
+  /** Bitmaps marked through write translations since the last flush, with their epochs. */
+  #marked: AtomicBitmap[] = [];
+  #epochs: number[] = [];
+  readonly #writeRun: number;
+  /** Lookups answered since creation (statistics). */
+  lookups = 0;
+
+  /**
+   * A cache over `memory`; with a GuestMemoryAtomic, translations are invalidated whenever it
+   * publishes a new map.
+   * @example const tc = new TranslationCache(ctx.atomic ?? ctx.memory);
+   */
+  constructor(memory: GuestMemoryMmap | GuestMemoryAtomic, options?: TranslationCacheOptions) {
+    if (memory instanceof GuestMemoryAtomic) {
+      this.#atomic = memory;
+      this.#memory = memory.memory();
+    } else if (memory instanceof GuestMemoryMmap) {
+      this.#atomic = null;
+      this.#memory = memory;
+    } else {
+      throw typeError('memory', 'a GuestMemoryMmap or GuestMemoryAtomic', memory);
+    }
+    this.#version = this.#atomic?.version ?? 0;
+    const run = options?.writeRun;
+    if (run !== undefined) {
+      checkIndex('options.writeRun', run);
+      if (run < 8 || (run & (run - 1)) !== 0) throw typeError('options.writeRun', 'a power of two >= 8', run);
+    }
+    this.#writeRun = run ?? VIEW_CHUNK;
+  }
+
+  /** The map translations come from (the GuestMemoryAtomic's snapshot as of the last flush). */
+  get memory(): GuestMemoryMmap {
+    return this.#memory;
+  }
+
+  /**
+   * True while every translation handed out since the last `flush()` may still be used: the
+   * map has not been replaced and no bitmap this cache marked has been reset since.
+   */
+  valid(): boolean {
+    if (this.#atomic !== null && this.#atomic.version !== this.#version) return false;
+    const m = this.#marked;
+    for (let i = 0; i < m.length; i++) if (m[i]!.epoch() !== this.#epochs[i]) return false;
+    return true;
+  }
+
+  /** Forgets every translation (call it when `valid()` is false), picking up the current map. */
+  flush(): void {
+    if (this.#atomic !== null) {
+      this.#memory = this.#atomic.memory();
+      this.#version = this.#atomic.version;
+    }
+    this.#marked = [];
+    this.#epochs = [];
+  }
+
+  /**
+   * The translation of the RAM holding guest `addr`, for reading or (`write`) writing, or null
+   * when `addr` is not in RAM the views may be used for: no region (a device, a hole), a
+   * protected region, or past a region's first 4 GiB. Never throws for a number `addr`.
+   * @example const t = tc.lookup(pc, false); const insn = t?.i32[(pc + t.offset) >>> 2];
+   */
+  lookup(addr: number, write: boolean): Translation | null {
+    if (typeof addr !== 'number' || !(addr >= 0) || !Number.isSafeInteger(addr)) return null;
+    const r = this.#memory.lookup(addr);
+    if (r === undefined) return null;
+    const off = addr - r.startAddr;
+    if (off >= VIEW_CHUNK) return null;
+    const limit = Math.min(r.len, VIEW_CHUNK);
+    this.lookups++;
+    if (!write) {
+      if (r.rEnd === 0) return null;
+      return new Translation(r, r.startAddr, r.startAddr + limit, false);
+    }
+    if (r.wEnd === 0) return null;
+    const bitmap = r.mapping.bitmap;
+    const run = bitmap === null ? this.#writeRun : bitmap.pageSize;
+    const first = Math.floor(off / run) * run;
+    const last = Math.min(first + run, limit);
+    if (bitmap !== null) {
+      if (!this.#marked.includes(bitmap)) {
+        this.#marked.push(bitmap);
+        this.#epochs.push(bitmap.epoch());
+      }
+      markPageAfterPlain(bitmap.words, first / run);
+    }
+    return new Translation(r, r.startAddr + first, r.startAddr + last, true);
+  }
+}
