@@ -7,6 +7,7 @@
 #include "mapping.h"
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <atomic>
 #include <cerrno>
@@ -64,7 +65,11 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   if (!ToU64(info[4], &offset)) {
     throw MakeArgError(env, true, "mmap offset must be a bigint in [0, 2^64-1]");
   }
-  if (flags & MAP_FIXED) {
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+  // Both place the mapping at a caller's address (NOREPLACE with no hint maps page 0).
+  if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
     throw MakeGuestError(env, "MapFixed", "The forbidden MAP_FIXED flag was specified");
   }
   if (!kExternalAllowed) {
@@ -82,6 +87,21 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   if (addr == MAP_FAILED) {
     int err = errno;
     throw MakeOsError(env, "Mmap", "mmap failed", err, "mmap");
+  }
+  if (addr == nullptr) {
+    // Never hand out page 0 (V8 refuses a backing store there and aborts the process).
+    munmap(addr, size);
+    throw MakeOsError(env, "Mmap", "mmap returned address 0", EINVAL, "mmap");
+  }
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+  // Name anonymous mappings "[anon:guestmem]" in /proc/<pid>/maps (Linux 5.17+ with
+  // CONFIG_ANON_VMA_NAME; ignored elsewhere), so tools and tests can tell them apart.
+  if ((flags & MAP_ANONYMOUS) && size > 0) {
+    prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, reinterpret_cast<unsigned long>(addr), size,
+          reinterpret_cast<unsigned long>("guestmem"));
   }
   g_live_mappings.fetch_add(1, std::memory_order_relaxed);
 

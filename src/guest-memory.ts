@@ -133,7 +133,8 @@ const TABLE_SHIFT = 20;
 const TABLE_LIMIT = 2 ** 32;
 
 function regionTable(regions: readonly GuestRegionMmap[]): GuestRegionMmap[] {
-  const table = new Array<GuestRegionMmap>(TABLE_LIMIT / 2 ** TABLE_SHIFT).fill(NO_REGION);
+  // Array.from: a packed array (no hole checks on the fast paths)
+  const table = Array.from({ length: TABLE_LIMIT / 2 ** TABLE_SHIFT }, () => NO_REGION);
   for (const r of regions) {
     if (r.startAddr >= TABLE_LIMIT || r.len === 0) continue;
     const last = Math.min(r.startAddr + r.len - 1, TABLE_LIMIT - 1);
@@ -190,6 +191,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    * bounds test and the access falls back to `locate`.
    */
   private readonly table: readonly GuestRegionMmap[];
+  /** @internal More than one region: the fast paths index `table` instead of using `hot`. */
+  private readonly multi: boolean;
   /**
    * What the register accessors (`ld*`/`st*`) do with a misaligned address: 'fault' throws
    * Misaligned (the default, as the atomic accessors do), 'split' performs it byte by byte
@@ -211,6 +214,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     this.starts = this.regions.map((r) => r.startAddr);
     this.hot = this.regions[0] ?? NO_REGION;
     this.table = regionTable(this.regions);
+    this.multi = this.regions.length > 1;
   }
 
   // ---- construction ----------------------------------------------------------------------------
@@ -583,10 +587,12 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     // load() repeats this block, and store()/writeObj() share theirs, on purpose: moving it into a
     // shared helper measured 5-15% slower (the helper's extra inlining level), on the hottest path.
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
-        if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
+        if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0)
+          return (Atomics.load(r.i32, off >>> 2) >>> 0) as T;
       } else if (type === U64) {
         if (off >>> 0 === off && off + 8 <= r.rEnd && (off & 7) === 0) return Atomics.load(r.u64, off >>> 3) as T;
       }
@@ -605,7 +611,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     const size = type?.size;
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       const scalar = type.plainScalar;
-      if (scalar === S_U32) return Atomics.load(r.u32, off >>> 2) as T;
+      if (scalar === S_U32) return (Atomics.load(r.i32, off >>> 2) >>> 0) as T;
       if (type.scalar >= 0) return readAligned(r.c0, type, off) as T;
     }
     return this.readObjSlow(type, addr);
@@ -633,10 +639,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        Atomics.store(r.u32, off >>> 2, value);
+        Atomics.store(r.i32, off >>> 2, value | 0);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
@@ -656,7 +663,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const scalar = type.plainScalar;
       if (scalar === S_U32 && typeof value === 'number' && value >>> 0 === value) {
-        Atomics.store(r.u32, off >>> 2, value as number);
+        Atomics.store(r.i32, off >>> 2, (value as number) | 0);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
@@ -694,7 +701,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return r.u32[off >>> 2] as T;
@@ -746,7 +754,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
     if (typeof addr === 'number' && typeof value === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0 && value >>> 0 === value) {
@@ -830,7 +839,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   ld8u(addr: number): number {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.u8, off);
     }
@@ -840,7 +850,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Signed 8-bit load (see {@link ld8u}). */
   ld8s(addr: number): number {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.i8, off);
     }
@@ -850,7 +861,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Unsigned 16-bit load (see {@link ld8u}). */
   ld16u(addr: number): number {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.u16, off >>> 1);
     }
@@ -860,7 +872,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Signed 16-bit load (see {@link ld8u}). */
   ld16s(addr: number): number {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.i16, off >>> 1);
     }
@@ -870,7 +883,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 32-bit load as an int32 (the register form; see {@link ld8u}). */
   ld32s(addr: number): number {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.i32, off >>> 2);
     }
@@ -880,9 +894,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 32-bit load as 0 … 2^32-1 (see {@link ld8u}; prefer ld32s in hot loops: values >= 2^31 are doubles). */
   ld32u(addr: number): number {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
-      if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2);
+      if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.i32, off >>> 2) >>> 0;
     }
     return this.ldSlow(addr, 4, false);
   }
@@ -897,7 +912,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   st8(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.wEnd) {
         Atomics.store(r.i8, off, (value << 24) >> 24);
@@ -911,7 +927,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 16-bit register store (see {@link st8}). */
   st16(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.wEnd && (off & 1) === 0) {
         Atomics.store(r.i16, off >>> 1, (value << 16) >> 16);
@@ -925,7 +942,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 32-bit register store (see {@link st8}). */
   st32(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.i32, off >>> 2, value | 0);
@@ -1067,10 +1085,12 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   load<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (type === U32) {
-        if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.u32, off >>> 2) as T;
+        if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0)
+          return (Atomics.load(r.i32, off >>> 2) >>> 0) as T;
       } else if (type === U64) {
         if (off >>> 0 === off && off + 8 <= r.rEnd && (off & 7) === 0) return Atomics.load(r.u64, off >>> 3) as T;
       }
@@ -1090,7 +1110,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       switch (type.atomicScalar) {
         case S_U32:
-          return Atomics.load(r.u32, off >>> 2) as T;
+          return (Atomics.load(r.i32, off >>> 2) >>> 0) as T;
         case S_U8:
           return Atomics.load(r.u8, off) as T;
         case S_U16:
@@ -1115,10 +1135,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        Atomics.store(r.u32, off >>> 2, value);
+        Atomics.store(r.i32, off >>> 2, value | 0);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
@@ -1138,7 +1159,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const scalar = type.atomicScalar;
       if (scalar === S_U32 && typeof value === 'number' && value >>> 0 === value) {
-        Atomics.store(r.u32, off >>> 2, value as number);
+        Atomics.store(r.i32, off >>> 2, (value as number) | 0);
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return;
       }
@@ -1194,10 +1215,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       expected >>> 0 === expected &&
       replacement >>> 0 === replacement
     ) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        const old = Atomics.compareExchange(r.u32, off >>> 2, expected, replacement);
+        const old = Atomics.compareExchange(r.i32, off >>> 2, expected | 0, replacement | 0) >>> 0;
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return old as T;
       }
@@ -1236,10 +1258,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic exchange; returns the old value. */
   exchange<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        const old = Atomics.exchange(r.u32, off >>> 2, value);
+        const old = Atomics.exchange(r.i32, off >>> 2, value | 0) >>> 0;
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return old as T;
       }
@@ -1253,10 +1276,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        const old = Atomics.add(r.u32, off >>> 2, value);
+        const old = Atomics.add(r.i32, off >>> 2, value | 0) >>> 0;
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return old as T;
       }
@@ -1267,10 +1291,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic wrapping subtract; returns the old value. */
   fetchSub<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        const old = Atomics.sub(r.u32, off >>> 2, value);
+        const old = Atomics.sub(r.i32, off >>> 2, value | 0) >>> 0;
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return old as T;
       }
@@ -1281,10 +1306,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise and; returns the old value. */
   fetchAnd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        const old = Atomics.and(r.u32, off >>> 2, value);
+        const old = Atomics.and(r.i32, off >>> 2, value | 0) >>> 0;
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return old as T;
       }
@@ -1295,10 +1321,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise or; returns the old value. */
   fetchOr<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        const old = Atomics.or(r.u32, off >>> 2, value);
+        const old = Atomics.or(r.i32, off >>> 2, value | 0) >>> 0;
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return old as T;
       }
@@ -1309,10 +1336,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise xor; returns the old value. */
   fetchXor<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      const r = addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
-        const old = Atomics.xor(r.u32, off >>> 2, value);
+        const old = Atomics.xor(r.i32, off >>> 2, value | 0) >>> 0;
         if (r.dirty !== null) markPage(r.dirty, off >>> r.pageShift);
         return old as T;
       }

@@ -46,6 +46,8 @@ describe('MmapRegion (vm-memory reference tests)', () => {
     expectGuestError(() => MmapRegion.build(new FileOffset(fd, 4096), 1000, prot, flags), 'MappingPastEof');
     // MAP_FIXED is checked before anything else, even with a bad offset
     expectGuestError(() => MmapRegion.build(new FileOffset(fd, 4096), 1000, prot, flags | MAP_FIXED), 'MapFixed');
+    // MAP_FIXED_NOREPLACE places the mapping too (with no hint: page 0): refused the same way
+    expectGuestError(() => MmapRegion.build(undefined, 4096, prot, MAP_PRIVATE | 0x20 | 0x100000), 'MapFixed');
     expectGuestError(
       () => MmapRegion.build(new FileOffset(fd, 2n ** 64n - 1n), 1000, prot, flags | MAP_FIXED),
       'MapFixed',

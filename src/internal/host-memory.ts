@@ -130,7 +130,7 @@ export function loadScalar(v: Views, scalar: number, local: number): number | bi
     case S_I16:
       return Atomics.load(v.i16, local >>> 1);
     case S_U32:
-      return Atomics.load(v.u32, local >>> 2);
+      return Atomics.load(v.i32, local >>> 2) >>> 0; // int32 from the builtin: no heap number
     case S_I32:
       return Atomics.load(v.i32, local >>> 2);
     case S_U64:
@@ -156,7 +156,7 @@ export function storeScalar(v: Views, scalar: number, local: number, value: numb
       Atomics.store(v.i16, local >>> 1, value as number);
       return;
     case S_U32:
-      Atomics.store(v.u32, local >>> 2, value as number);
+      Atomics.store(v.i32, local >>> 2, (value as number) | 0);
       return;
     case S_I32:
       Atomics.store(v.i32, local >>> 2, value as number);

@@ -21,6 +21,23 @@ const count = Number(values.count);
 const size = Number(values.size);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Start addresses of every mapping this run made (from the descriptor's hostAddress). */
+const ours = new Set();
+const pageRounded = Math.ceil(size / 4096) * 4096;
+
+/** How many of our mappings /proc/self/maps still shows: a line starting at one of our addresses with our size. */
+function stillMapped() {
+  let n = 0;
+  for (const line of readFileSync('/proc/self/maps', 'utf8').trim().split('\n')) {
+    const [lo, hi] = line
+      .split(' ')[0]
+      .split('-')
+      .map((h) => BigInt('0x' + h));
+    if (ours.has(lo) && hi - lo === BigInt(pageRounded)) n++;
+  }
+  return n;
+}
+
 function sample() {
   return {
     maps: readFileSync('/proc/self/maps', 'utf8').trim().split('\n').length,
@@ -48,6 +65,7 @@ let peakLive = 0;
 // Each mapping lives inside a function call, so no local of this module keeps the last one alive.
 function once(i) {
   const m = i % 4 === 3 ? MmapRegion.fromFile(new FileOffset(fd, (i % 4) * size), size) : MmapRegion.create(size);
+  ours.add(m.hostAddress);
   // touch four pages: a leak of 10,000 mappings would show as 160 MiB of RSS
   for (let p = 0; p < 4; p++) m.asVolatileSlice().writeObj(u32, i, (p * 4096 + i * 64) % size);
 }
@@ -67,6 +85,7 @@ if (Number(values.workers) === 0) {
   const round = async () => {
     const mems = Array.from({ length: perRound }, () => GuestMemoryMmap.fromRanges([[0x1000, size]]));
     const shared = mems.map((m) => m.share());
+    for (const d of shared) ours.add(d.regions[0].mapping.hostAddress);
     await Promise.all(
       Array.from({ length: Number(values.workers) }, (_, w) => {
         const worker = new Worker(
@@ -93,4 +112,14 @@ await settle(before.live);
 const after = sample();
 closeSync(fd);
 rmSync(dir, { recursive: true, force: true });
-console.log(JSON.stringify({ count, workers: Number(values.workers), before, after, peakLive }));
+console.log(
+  JSON.stringify({
+    count,
+    workers: Number(values.workers),
+    before,
+    after,
+    peakLive,
+    ours: ours.size,
+    stillMapped: stillMapped(),
+  }),
+);

@@ -11,7 +11,7 @@ interface Sample {
   rssMiB: number;
   live: number;
 }
-function run(args: string[]): { before: Sample; after: Sample; peakLive: number } {
+function run(args: string[]): { before: Sample; after: Sample; peakLive: number; ours: number; stillMapped: number } {
   const out = execFileSync(process.execPath, ['--expose-gc', child, ...args], { encoding: 'utf8', timeout: 120_000 });
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
@@ -21,6 +21,8 @@ describe('mapping lifetime under churn', () => {
     const r = run(['--count', '10000']);
     expect(r.peakLive).toBeGreaterThan(100); // they did exist at once
     expect(r.after.live).toBe(r.before.live);
+    expect(r.ours).toBeGreaterThan(10); // distinct start addresses (the kernel reuses freed ones)
+    expect(r.stillMapped).toBe(0); // none of our mappings is left in /proc/self/maps
     expect(r.after.maps - r.before.maps).toBeLessThan(64); // 10,000 leaked would be +10,000
     expect(r.after.rssMiB - r.before.rssMiB).toBeLessThan(48); // leaked would be ~160 MiB more
   }, 120_000);
@@ -29,7 +31,10 @@ describe('mapping lifetime under churn', () => {
     const r = run(['--count', '2000', '--workers', '2', '--rounds', '20']);
     expect(r.peakLive).toBeGreaterThanOrEqual(100);
     expect(r.after.live).toBe(r.before.live);
-    expect(r.after.maps - r.before.maps).toBeLessThan(64);
+    // Ours, not the process's line count: worker threads that exit leave V8's own thread and heap
+    // mappings behind in numbers that vary by Node line (74 to 126 lines seen on 24 and 26).
+    expect(r.ours).toBeGreaterThan(10);
+    expect(r.stillMapped).toBe(0);
     expect(r.after.rssMiB - r.before.rssMiB).toBeLessThan(64);
   }, 120_000);
 });
