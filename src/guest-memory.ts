@@ -106,6 +106,7 @@ import {
   type WriteValue,
 } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
+import { DeviceBus } from './devices/device-bus.js';
 
 /** The structured-clone-safe form of a GuestMemoryMmap (see {@link GuestMemoryMmap.share}). */
 export interface SharedGuestMemory {
@@ -202,6 +203,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   readonly misaligned: MisalignedPolicy;
   /** @internal */
   private readonly splitMisaligned: boolean;
+  /**
+   * The device bus that register accesses (`ld*`/`st*`) missing every region go to, or null
+   * (they throw InvalidGuestAddress). Set with {@link withBus}; per thread, not shared.
+   */
+  readonly bus: DeviceBus | null;
 
   /** An empty guest memory (every access throws InvalidGuestAddress); add regions with insertRegion. */
   constructor(...args: unknown[]) {
@@ -210,6 +216,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       throw typeError('arguments', 'none (use fromRanges/fromRegions)', args[0]);
     this.regions = Object.freeze(regions.slice());
     this.misaligned = args[0] === token && args[2] === 'split' ? 'split' : 'fault';
+    this.bus = args[0] === token && args[3] instanceof DeviceBus ? args[3] : null;
     this.splitMisaligned = this.misaligned === 'split';
     this.starts = this.regions.map((r) => r.startAddr);
     this.hot = this.regions[0] ?? NO_REGION;
@@ -271,7 +278,12 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   insertRegion(region: GuestRegionMmap): GuestMemoryMmap {
     if (!(region instanceof GuestRegionMmap)) throw typeError('region', 'a GuestRegionMmap', region);
     const next = [...this.regions, region].sort((a, b) => a.startAddr - b.startAddr);
-    return GuestMemoryMmap.fromRegions(next).withMisaligned(this.misaligned);
+    return new GuestMemoryMmap(
+      token,
+      GuestMemoryMmap.fromRegions(next).regions as GuestRegionMmap[],
+      this.misaligned,
+      this.bus,
+    );
   }
 
   /**
@@ -284,7 +296,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     const i = this.regions.findIndex((r) => r.startAddr === base && r.len === size);
     if (i < 0) throw invalidGuestRegion(`no region at ${hex(base)} of ${hex(size)} bytes`);
     const rest = this.regions.filter((_, j) => j !== i);
-    return [new GuestMemoryMmap(token, rest, this.misaligned), this.regions[i]!];
+    return [new GuestMemoryMmap(token, rest, this.misaligned, this.bus), this.regions[i]!];
   }
 
   // ---- sharing with other threads --------------------------------------------------------------
@@ -826,7 +838,21 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   withMisaligned(policy: MisalignedPolicy): GuestMemoryMmap {
     if (policy !== 'fault' && policy !== 'split') throw typeError('policy', "'fault' or 'split'", policy);
-    return policy === this.misaligned ? this : new GuestMemoryMmap(token, this.regions as GuestRegionMmap[], policy);
+    return policy === this.misaligned
+      ? this
+      : new GuestMemoryMmap(token, this.regions as GuestRegionMmap[], policy, this.bus);
+  }
+
+  /**
+   * The same memory with `bus` behind it: a register access (`ld*`/`st*`) whose address is in
+   * no region goes to the device there (in-vCPU handler or MMIO exit) instead of throwing,
+   * with no exception on the way. RAM accesses are unchanged. Per thread (a bus holds this
+   * thread's device handlers); re-apply it to maps received later (GuestMemoryAtomic snapshots).
+   * @example const phys = ctx.memory.withBus(bus); const v = phys.ld32s(0x1000_0000);
+   */
+  withBus(bus: DeviceBus | null): GuestMemoryMmap {
+    if (bus !== null && !(bus instanceof DeviceBus)) throw typeError('bus', 'a DeviceBus or null', bus);
+    return new GuestMemoryMmap(token, this.regions as GuestRegionMmap[], this.misaligned, bus);
   }
 
   /**
@@ -957,6 +983,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** @internal Everything the register loads' fast path does not take: validate, then split or throw. */
   private ldSlow(addr: number, size: number, signed: boolean): number {
     checkIndex('addr', addr);
+    if (this.bus !== null && this.lookup(addr) === undefined) {
+      const v = this.bus.read(addr, size);
+      if (!signed) return v;
+      return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
+    }
     const r = this.regionFor(addr);
     const off = addr - r.startAddr;
     let v: number;
@@ -986,6 +1017,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     if (typeof value !== 'number') throw typeError('value', 'of type number', value);
     if ((value | 0) !== value && value >>> 0 !== value)
       throw rangeError('value', 'an integer from -2^31 to 2^32-1', value);
+    if (this.bus !== null && this.lookup(addr) === undefined) {
+      this.bus.write(addr, size, size === 1 ? value & 0xff : size === 2 ? value & 0xffff : value >>> 0);
+      return;
+    }
     const r = this.regionFor(addr);
     const off = addr - r.startAddr;
     const bits = size === 1 ? value & 0xff : size === 2 ? value & 0xffff : value >>> 0;

@@ -62,3 +62,5 @@ export type { SaveOptions, SnapshotHeader, SnapshotInfo, SnapshotOptions } from 
 export { SnapshotError, SNAPSHOT_ERROR_CODES, type SnapshotErrorCode } from './snapshot-error.js';
 export { Translation, TranslationCache, type TranslationCacheOptions } from './translation-cache.js';
 export * from './loader/index.js';
+export * from './devices/index.js';
+export * from './virtio/index.js';

@@ -8,6 +8,7 @@ import type { GuestMemoryMmap, SharedGuestMemory } from '../guest-memory.js';
 import type { GuestMemoryAtomic, SharedGuestMemoryAtomic } from '../guest-memory-atomic.js';
 import { rangeError, typeError } from '../internal/args.js';
 import { RECORD_WORDS } from './control.js';
+import { mmioExitsBytes } from '../devices/mmio-exit.js';
 import { MAX_VCPUS } from './options.js';
 
 export type SharedMemoryDescriptor = SharedGuestMemory | SharedGuestMemoryAtomic;
@@ -23,6 +24,8 @@ export interface SharedRuntime {
   readonly control: SharedArrayBuffer;
   /** One state block per vCPU (`ctx.stateBlock`, `pool.stateBlock(id)`). */
   readonly stateBlocks: readonly SharedArrayBuffer[];
+  /** The MMIO exit mailboxes (devices/mmio-exit.ts). */
+  readonly mmio: SharedArrayBuffer;
 }
 
 /** Checks a SharedRuntime received from another thread; throws TypeError/RangeError. */
@@ -41,6 +44,8 @@ export function checkRuntime(r: unknown, id: number): SharedRuntime {
     !rt.stateBlocks.every((b) => b instanceof SharedArrayBuffer)
   )
     throw typeError('runtime.stateBlocks', `${vcpus} SharedArrayBuffers`, rt.stateBlocks);
+  if (!(rt.mmio instanceof SharedArrayBuffer) || rt.mmio.byteLength !== mmioExitsBytes(vcpus))
+    throw typeError('runtime.mmio', `a SharedArrayBuffer of ${mmioExitsBytes(vcpus)} bytes`, rt.mmio);
   return rt as SharedRuntime;
 }
 

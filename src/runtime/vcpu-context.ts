@@ -15,6 +15,7 @@ import { ControlRecord, RunState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
 import { now } from './clock.js';
 import { VcpuPoolError } from './vcpu-error.js';
+import { MmioExitPort } from '../devices/mmio-exit.js';
 import type { SharedRuntime } from './protocol.js';
 
 /**
@@ -24,7 +25,7 @@ import type { SharedRuntime } from './protocol.js';
 export type WakeReason = (typeof WAKE_REASONS)[number];
 
 /** Every WakeReason, in the order `waitForInterrupt` checks them. */
-export const WAKE_REASONS = ['stop', 'irq', 'attention', 'kick', 'timeout'] as const;
+export const WAKE_REASONS = ['stop', 'irq', 'attention', 'kick', 'timeout', 'timer'] as const;
 
 /** How many event-loop turns a checkpoint gives pending RPCs before it returns to the guest. */
 const RPC_TURNS = 64;
@@ -61,6 +62,11 @@ export class VcpuContext {
    * registers here to make them readable while paused without an RPC.
    */
   readonly stateBlock: SharedArrayBuffer;
+  /**
+   * This vCPU's MMIO exit port: `bus.registerExit(base, size, ctx.mmio)` sends a device's
+   * accesses to the pool's device thread (`pool.serveMmio` or an I/O worker's DeviceThread).
+   */
+  readonly mmio: MmioExitPort;
   readonly #fixed: GuestMemoryMmap;
   readonly #ctl: ControlRecord;
   readonly #peers: readonly ControlRecord[];
@@ -84,6 +90,8 @@ export class VcpuContext {
     this.#kicks = this.#ctl.kicks();
     this.#rpc = init.rpc;
     this.stateBlock = init.runtime.stateBlocks[init.id]!;
+    const ctl = this.#ctl;
+    this.mmio = new MmioExitPort(init.runtime.mmio, init.id, () => ctl.stopRequested());
   }
 
   /**
@@ -154,6 +162,28 @@ export class VcpuContext {
       if (left <= 0) return 'timeout';
       // DOORBELL also moves for requests already handled (a pause that came and went): such a
       // wake finds nothing pending and sleeps again for the rest of the timeout.
+      c.sleepOnDoorbell(doorbell, left);
+    }
+  }
+
+  /**
+   * Sleeps like {@link waitForInterrupt} until the process-wide monotonic time `deadline`
+   * (milliseconds of `monotonicNow()`, fractions count) and returns 'timer' once it has passed:
+   * the wake-up for a guest timer's compare value, with no polling. An interrupt, kick, stop or
+   * attention that comes first ends the sleep early with its own reason. A deadline already
+   * past returns 'timer' at once (unless something else is pending). Infinity sleeps until one
+   * of those comes.
+   * @example const why = ctx.waitUntil(monotonicNow() + 0.25); // a 250 µs guest timer
+   */
+  waitUntil(deadline: number): WakeReason {
+    if (typeof deadline !== 'number' || Number.isNaN(deadline)) throw typeError('deadline', 'a number', deadline);
+    const c = this.#ctl;
+    for (;;) {
+      const doorbell = c.doorbell(); // read before the checks: see control.ts
+      const pending = this.#pendingReason();
+      if (pending !== null) return pending;
+      const left = deadline - now();
+      if (left <= 0) return 'timer';
       c.sleepOnDoorbell(doorbell, left);
     }
   }

@@ -27,6 +27,9 @@ import { countingEndpoint } from './endpoint.js';
 import { fillOptions, resolveModule, type FilledOptions, type VcpuPoolOptions } from './options.js';
 import { fromWire, type JobTask, type SharedRuntime, type TaskResult, type VcpuTask } from './protocol.js';
 import { VcpuError, VcpuPoolError, type VcpuPoolErrorCode } from './vcpu-error.js';
+import type { DeviceBus } from '../devices/device-bus.js';
+import type { SharedDeviceChannel } from '../devices/device-thread.js';
+import { createMmioExits, MmioExitServer, type MmioHandler, type ServeOptions } from '../devices/mmio-exit.js';
 
 /**
  * The compiled worker entry. From dist/ it sits beside this file's tree. When this module runs
@@ -92,6 +95,7 @@ export class VcpuPool extends EventEmitter {
   #jobs: Piscina | null = null;
   readonly #control: SharedArrayBuffer;
   readonly #runtime: SharedRuntime;
+  readonly #mmio: MmioExitServer;
   readonly #records: ControlRecord[];
   #run: Run | null = null;
   #closed = false;
@@ -112,7 +116,9 @@ export class VcpuPool extends EventEmitter {
       vcpus: o.vcpus,
       control: this.#control,
       stateBlocks: Array.from({ length: o.vcpus }, () => new SharedArrayBuffer(o.stateBytes)),
+      mmio: createMmioExits(o.vcpus),
     };
+    this.#mmio = new MmioExitServer(this.#runtime.mmio, o.vcpus);
     this.#records = Array.from({ length: o.vcpus }, (_, id) => new ControlRecord(this.#control, id));
     this.#piscina = new Piscina({
       filename: workerEntry(),
@@ -267,6 +273,31 @@ export class VcpuPool extends EventEmitter {
   /** The level-triggered lines of vCPU `id` that are high (bit n = line n). */
   irqLevels(id: number): number {
     return this.#record(id).levels();
+  }
+
+  /**
+   * Serves the vCPUs' MMIO exits on this (the main) thread until `options.signal` aborts: each
+   * exit calls `handler` (or dispatches to the DeviceBus given) with the absolute guest
+   * address; async handlers (disk I/O) hold only their own vCPU. The vCPU resumes once the
+   * handler returns: reads and writes are both acknowledged.
+   * @example const stop = new AbortController(); void pool.serveMmio(devices, { signal: stop.signal });
+   */
+  serveMmio(handler: MmioHandler | DeviceBus, options?: ServeOptions): Promise<void> {
+    return this.#mmio.serve(handler, options);
+  }
+
+  /**
+   * The pool's device side for another thread (an I/O worker): post it and rebuild it there
+   * with `DeviceThread.fromShared`, to serve exits with the lowest latency and raise
+   * interrupts from the device thread.
+   */
+  deviceChannel(): SharedDeviceChannel {
+    return {
+      descriptor: 'guestmem.DeviceChannel',
+      vcpus: this.vcpus,
+      mmio: this.#runtime.mmio,
+      control: this.#control,
+    };
   }
 
   /**

@@ -6,13 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { ControlRecord, createControl, resetControl, RunState } from '../../src/runtime/control.js';
 import { checkRuntime, type SharedRuntime } from '../../src/runtime/protocol.js';
 import { VcpuContext, WAKE_REASONS } from '../../src/runtime/vcpu-context.js';
-import { GuestMemoryMmap } from '../../src/index.js';
+import { createMmioExits, GuestMemoryMmap, monotonicNow } from '../../src/index.js';
 
 function runtime(vcpus: number): SharedRuntime {
   return {
     vcpus,
     control: createControl(vcpus),
     stateBlocks: Array.from({ length: vcpus }, () => new SharedArrayBuffer(64)),
+    mmio: createMmioExits(vcpus),
   };
 }
 
@@ -124,7 +125,7 @@ describe('VcpuContext on one thread', () => {
     r.requestStop();
     expect(ctx.waitForInterrupt(0)).toBe('stop');
     expect(ctx.shouldStop()).toBe(true);
-    expect(WAKE_REASONS).toEqual(['stop', 'irq', 'attention', 'kick', 'timeout']);
+    expect(WAKE_REASONS).toEqual(['stop', 'irq', 'attention', 'kick', 'timeout', 'timer']);
     close();
   });
 
@@ -156,6 +157,19 @@ describe('VcpuContext on one thread', () => {
     expect(ctx.waitForInterrupt(0.5)).toBe('timeout');
     const took = performance.now() - t0;
     expect(took).toBeGreaterThanOrEqual(0.5);
+    close();
+  });
+
+  it('waitUntil wakes at a monotonic deadline ("timer"), or earlier for a kick', () => {
+    const rt = runtime(1);
+    const { ctx, close } = context(rt, 0);
+    const deadline = monotonicNow() + 0.3;
+    expect(ctx.waitUntil(deadline)).toBe('timer');
+    expect(monotonicNow()).toBeGreaterThanOrEqual(deadline);
+    expect(ctx.waitUntil(-Infinity)).toBe('timer');
+    new ControlRecord(rt.control, 0).kick();
+    expect(ctx.waitUntil(monotonicNow() + 10_000)).toBe('kick');
+    expect(() => ctx.waitUntil(Number.NaN)).toThrow(TypeError);
     close();
   });
 

@@ -1,0 +1,12 @@
+export { DeviceBus, type BusEntry, type MmioDevice } from './device-bus.js';
+export {
+  busHandler,
+  createMmioExits,
+  MmioExitPort,
+  MmioExitServer,
+  type MmioHandler,
+  type MmioRequest,
+  type ServeOptions,
+} from './mmio-exit.js';
+export { DeviceError, DEVICE_ERROR_CODES, type DeviceErrorCode } from './device-error.js';
+export { DeviceThread, type SharedDeviceChannel } from './device-thread.js';

@@ -1,0 +1,318 @@
+/**
+ * MMIO exits: an access that leaves its vCPU like a KVM MMIO exit. The vCPU posts address,
+ * size, direction and data in its mailbox in shared memory and blocks (Atomics.wait) until a
+ * device thread answers; one device thread serves every vCPU of a pool.
+ *
+ * Both reads and writes are acknowledged: the vCPU resumes only after the device thread has
+ * run the handler, so a device's side effects (an interrupt raised, a register changed) are in
+ * place before the guest's next instruction, as on a real bus that is not posted.
+ *
+ * Layout (Int32 words): a 16-word header (DOORBELL: bumped by every post, what the device
+ * thread sleeps on), then 16 words per vCPU: SEQ (bumped by the vCPU per request), ACK (set to
+ * SEQ by the device thread when answered), ADDR lo/hi, SIZE, WRITE, DATA lo/hi, STATUS.
+ * The vCPU writes the fields, then SEQ, then rings DOORBELL; the device thread reads SEQ, then
+ * the fields, writes DATA and STATUS, then ACK and notifies it: each side publishes with an
+ * Atomics store after plain field writes, so the other sees complete requests and answers.
+ */
+import { DeviceError } from './device-error.js';
+import type { DeviceBus } from './device-bus.js';
+
+const HEADER = 16;
+const DOORBELL = 0;
+const MAILBOX = 16;
+const SEQ = 0;
+const ACK = 1;
+const ADDR_LO = 2;
+const ADDR_HI = 3;
+const SIZE = 4;
+const WRITE = 5;
+const DATA_LO = 6;
+const DATA_HI = 7;
+const STATUS = 8;
+
+/** How often a vCPU blocked in an exit checks whether it was asked to stop (ms). */
+const STOP_POLL_MS = 50;
+
+/** A zeroed mailbox buffer for `vcpus` vCPUs. */
+export function createMmioExits(vcpus: number): SharedArrayBuffer {
+  return new SharedArrayBuffer((HEADER + vcpus * MAILBOX) * 4);
+}
+
+/** The bytes createMmioExits allocates for `vcpus` vCPUs. */
+export function mmioExitsBytes(vcpus: number): number {
+  return (HEADER + vcpus * MAILBOX) * 4;
+}
+
+/** The vCPU side: one mailbox. `ctx.mmio` in a VcpuPool vCPU. */
+export class MmioExitPort {
+  readonly #w: Int32Array;
+  readonly #b: number;
+  readonly #stopped: () => boolean;
+  #seq: number;
+  /** Exits made (statistics). */
+  exits = 0;
+
+  /** @internal */
+  constructor(buffer: SharedArrayBuffer, id: number, stopped: () => boolean = () => false) {
+    this.#w = new Int32Array(buffer);
+    this.#b = HEADER + id * MAILBOX;
+    this.#stopped = stopped;
+    this.#seq = Atomics.load(this.#w, this.#b + SEQ);
+  }
+
+  /**
+   * One exit of 1, 2 or 4 bytes: returns the value read (0 … 2^(8 size)-1), or 0 for a write
+   * once the device thread has handled it. Throws DeviceError ERR_DEVICE_HANDLER if the
+   * handler failed, ERR_DEVICE_STOPPED if the vCPU is asked to stop while it waits.
+   */
+  exit(addr: number, size: number, write: boolean, value: number): number {
+    const w = this.#w;
+    const b = this.#b;
+    w[b + ADDR_LO] = addr % 4294967296;
+    w[b + ADDR_HI] = Math.floor(addr / 4294967296);
+    w[b + SIZE] = size;
+    w[b + WRITE] = write ? 1 : 0;
+    w[b + DATA_LO] = value;
+    w[b + DATA_HI] = 0;
+    this.#post(addr);
+    return size === 4 ? w[b + DATA_LO]! >>> 0 : w[b + DATA_LO]! & (size === 1 ? 0xff : 0xffff);
+  }
+
+  /** One 8-byte exit: the bigint read, or 0n for a write. */
+  exit64(addr: number, write: boolean, value: bigint): bigint {
+    const w = this.#w;
+    const b = this.#b;
+    w[b + ADDR_LO] = addr % 4294967296;
+    w[b + ADDR_HI] = Math.floor(addr / 4294967296);
+    w[b + SIZE] = 8;
+    w[b + WRITE] = write ? 1 : 0;
+    w[b + DATA_LO] = Number(value & 0xffffffffn);
+    w[b + DATA_HI] = Number((value >> 32n) & 0xffffffffn);
+    this.#post(addr);
+    return (BigInt(w[b + DATA_HI]! >>> 0) << 32n) | BigInt(w[b + DATA_LO]! >>> 0);
+  }
+
+  #post(addr: number): void {
+    const w = this.#w;
+    const b = this.#b;
+    const seq = (this.#seq + 1) | 0;
+    this.#seq = seq;
+    this.exits++;
+    Atomics.store(w, b + SEQ, seq); // publishes the fields written above
+    Atomics.add(w, DOORBELL, 1);
+    Atomics.notify(w, DOORBELL, 1);
+    for (;;) {
+      const ack = Atomics.load(w, b + ACK);
+      if (ack === seq) break;
+      if (Atomics.wait(w, b + ACK, ack, STOP_POLL_MS) === 'timed-out' && this.#stopped()) {
+        throw new DeviceError(
+          'ERR_DEVICE_STOPPED',
+          `MMIO exit at 0x${addr.toString(16)} abandoned: stop requested`,
+          addr,
+        );
+      }
+    }
+    if (w[b + STATUS] !== 0)
+      throw new DeviceError(
+        'ERR_DEVICE_HANDLER',
+        `the device thread failed the access at 0x${addr.toString(16)}`,
+        addr,
+      );
+  }
+}
+
+/** One request as the device thread's handler sees it. */
+export interface MmioRequest {
+  readonly vcpu: number;
+  readonly addr: number;
+  /** 1, 2, 4 or 8. */
+  readonly size: number;
+  readonly write: boolean;
+  /** The value written (1-4 bytes; 0 for reads). */
+  readonly value: number;
+  /** The value written as a bigint, for 8-byte writes (0n otherwise). */
+  readonly value64: bigint;
+}
+
+/** What answers exits: returns the value read (a number, or a bigint for 8 bytes); a write's result is ignored. */
+export type MmioHandler = (req: MmioRequest) => number | bigint | void | Promise<number | bigint | void>;
+
+/** Serving options. */
+export interface ServeOptions {
+  /** Ends serving when aborted. */
+  readonly signal?: AbortSignal;
+  /** Called with a handler's error (the vCPU's access then fails with ERR_DEVICE_HANDLER). */
+  readonly onError?: (error: unknown, req: MmioRequest) => void;
+}
+
+/** A handler that dispatches exits to a DeviceBus of the device thread (by absolute address). */
+export function busHandler(bus: DeviceBus): MmioHandler {
+  return (r) => {
+    if (r.size === 8) {
+      if (r.write) bus.write64(r.addr, r.value64);
+      else return bus.read64(r.addr);
+      return undefined;
+    }
+    if (r.write) bus.write(r.addr, r.size, r.value);
+    else return bus.read(r.addr, r.size);
+    return undefined;
+  };
+}
+
+/** The device-thread side: answers every vCPU's exits. */
+export class MmioExitServer {
+  readonly #w: Int32Array;
+  readonly vcpus: number;
+  /** Requests answered (statistics). */
+  served = 0;
+
+  constructor(buffer: SharedArrayBuffer, vcpus: number) {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== mmioExitsBytes(vcpus))
+      throw new TypeError(`MmioExitServer: a mailbox buffer for ${vcpus} vCPUs`);
+    this.#w = new Int32Array(buffer);
+    this.vcpus = vcpus;
+  }
+
+  #request(id: number): MmioRequest {
+    const w = this.#w;
+    const b = HEADER + id * MAILBOX;
+    const size = w[b + SIZE]!;
+    const write = w[b + WRITE] === 1;
+    const lo = w[b + DATA_LO]! >>> 0;
+    const hi = w[b + DATA_HI]! >>> 0;
+    return {
+      vcpu: id,
+      addr: (w[b + ADDR_HI]! >>> 0) * 4294967296 + (w[b + ADDR_LO]! >>> 0),
+      size,
+      write,
+      value: write && size <= 4 ? lo : 0,
+      value64: write && size === 8 ? (BigInt(hi) << 32n) | BigInt(lo) : 0n,
+    };
+  }
+
+  #answer(id: number, result: unknown, failed: boolean): void {
+    const w = this.#w;
+    const b = HEADER + id * MAILBOX;
+    w[b + STATUS] = failed ? 1 : 0;
+    if (typeof result === 'bigint') {
+      w[b + DATA_LO] = Number(result & 0xffffffffn);
+      w[b + DATA_HI] = Number((result >> 32n) & 0xffffffffn);
+    } else if (typeof result === 'number') {
+      w[b + DATA_LO] = result;
+      w[b + DATA_HI] = Math.floor(result / 4294967296);
+    } else {
+      w[b + DATA_LO] = 0;
+      w[b + DATA_HI] = 0;
+    }
+    Atomics.store(w, b + ACK, Atomics.load(w, b + SEQ));
+    Atomics.notify(w, b + ACK);
+    this.served++;
+  }
+
+  /** The vCPUs with an unanswered request. */
+  #pending(id: number): boolean {
+    const b = HEADER + id * MAILBOX;
+    return Atomics.load(this.#w, b + SEQ) !== Atomics.load(this.#w, b + ACK);
+  }
+
+  /**
+   * Answers every pending request with a synchronous `handler` (a promise is awaited by
+   * {@link serve} only); returns how many it answered. For device threads with their own loop.
+   */
+  poll(handler: MmioHandler, onError?: ServeOptions['onError']): number {
+    let n = 0;
+    for (let id = 0; id < this.vcpus; id++) {
+      if (!this.#pending(id)) continue;
+      const req = this.#request(id);
+      try {
+        const r = handler(req);
+        if (r instanceof Promise) throw new TypeError('poll() takes a synchronous handler; use serve()');
+        this.#answer(id, r, false);
+      } catch (e) {
+        onError?.(e, req);
+        this.#answer(id, undefined, true);
+      }
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Serves exits on this thread's event loop (Atomics.waitAsync: the thread stays free for
+   * other work, and handlers may be async, e.g. disk I/O) until `signal` aborts. Requests of
+   * one vCPU are answered in order; an async handler delays only its own vCPU's answer.
+   * @example const stop = new AbortController(); server.serve(busHandler(devices), { signal: stop.signal });
+   */
+  async serve(handler: MmioHandler | DeviceBus, options: ServeOptions = {}): Promise<void> {
+    const h = typeof handler === 'function' ? handler : busHandler(handler);
+    const { signal, onError } = options;
+    const w = this.#w;
+    const busy = new Uint8Array(this.vcpus);
+    const onAbort = (): void => {
+      Atomics.add(w, DOORBELL, 1);
+      Atomics.notify(w, DOORBELL);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!signal?.aborted) {
+        const bell = Atomics.load(w, DOORBELL);
+        for (let id = 0; id < this.vcpus; id++) {
+          if (busy[id] === 1 || !this.#pending(id)) continue;
+          const req = this.#request(id);
+          let r: ReturnType<MmioHandler>;
+          try {
+            r = h(req);
+          } catch (e) {
+            onError?.(e, req);
+            this.#answer(id, undefined, true);
+            continue;
+          }
+          if (r instanceof Promise) {
+            busy[id] = 1;
+            r.then(
+              (v) => this.#answer(id, v, false),
+              (e: unknown) => {
+                onError?.(e, req);
+                this.#answer(id, undefined, true);
+              },
+            ).finally(() => {
+              busy[id] = 0;
+              onAbort(); // look again: this vCPU may have posted its next request
+            });
+          } else {
+            this.#answer(id, r, false);
+          }
+        }
+        const res = Atomics.waitAsync(w, DOORBELL, bell);
+        if (res.async) await res.value;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Serves exits by blocking this thread (Atomics.wait) between requests: the lowest latency,
+   * for a dedicated I/O worker. Returns when `shouldStop()` is true (checked after every wake
+   * and at least every `pollMs`). `handler` must be synchronous.
+   */
+  serveBlocking(
+    handler: MmioHandler | DeviceBus,
+    shouldStop: () => boolean,
+    pollMs = 50,
+    onError?: ServeOptions['onError'],
+  ): void {
+    const h = typeof handler === 'function' ? handler : busHandler(handler);
+    const w = this.#w;
+    while (!shouldStop()) {
+      const bell = Atomics.load(w, DOORBELL);
+      if (this.poll(h, onError) === 0) Atomics.wait(w, DOORBELL, bell, pollMs);
+    }
+  }
+
+  /** Wakes a thread blocked in serveBlocking or serve (e.g. after setting its stop flag). */
+  wake(): void {
+    Atomics.add(this.#w, DOORBELL, 1);
+    Atomics.notify(this.#w, DOORBELL);
+  }
+}

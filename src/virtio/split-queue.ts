@@ -1,0 +1,206 @@
+/**
+ * A split virtqueue (virtio 1.x, "Split Virtqueues") over guest memory, device side, after
+ * rust-vmm's virtio-queue: pop available descriptor chains (direct and indirect), return them
+ * as used, and decide whether the driver wants a notification (flags or VIRTIO_F_EVENT_IDX).
+ *
+ * The driver is hostile input. Every index is checked against the queue size, every chain is
+ * bounded (at most `size` descriptors, an indirect table at most its length / 16, no nested
+ * indirect tables), every descriptor's buffer must lie in guest RAM, and the available index may
+ * not run ahead by more than `size`. Failures are VirtioErrors; nothing loops or reads outside
+ * guest memory.
+ *
+ * Memory ordering: the driver publishes a chain by writing the descriptors and the ring entry,
+ * then the available index. The device reads `avail.idx` with an atomic (sequentially
+ * consistent) load before it reads the entries it covers, and publishes used entries by writing
+ * the element, then `used.idx` with an atomic store; `needsNotification` reads the driver's
+ * suppression fields only after that store. The same holds for drivers on other vCPU threads,
+ * since every vCPU reaches memory through the same SharedArrayBuffers.
+ */
+import type { GuestMemoryMmap } from '../guest-memory.js';
+import { le16, le32, le64 } from '../types.js';
+import { VirtioError } from './virtio-error.js';
+
+export const VIRTQ_DESC_F_NEXT = 1;
+export const VIRTQ_DESC_F_WRITE = 2;
+export const VIRTQ_DESC_F_INDIRECT = 4;
+export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
+export const VIRTQ_USED_F_NO_NOTIFY = 1;
+
+/** One buffer of a chain. */
+export interface Descriptor {
+  /** Guest-physical address of the buffer. */
+  readonly addr: number;
+  readonly len: number;
+  /** Device-writable (VIRTQ_DESC_F_WRITE). */
+  readonly write: boolean;
+}
+
+/** One chain popped from the available ring. */
+export interface DescriptorChain {
+  /** The head descriptor index: what `addUsed` takes. */
+  readonly head: number;
+  readonly descriptors: readonly Descriptor[];
+}
+
+export interface SplitQueueConfig {
+  /** Queue size (a power of two, 1 … 32768). */
+  readonly size: number;
+  /** Guest-physical addresses of the descriptor table (16-aligned), available ring (2-aligned), used ring (4-aligned). */
+  readonly desc: number;
+  readonly avail: number;
+  readonly used: number;
+  /** VIRTIO_F_EVENT_IDX negotiated (used_event / avail_event fields). */
+  readonly eventIdx?: boolean;
+}
+
+export class SplitQueue {
+  readonly size: number;
+  readonly #mem: GuestMemoryMmap;
+  readonly #desc: number;
+  readonly #avail: number;
+  readonly #used: number;
+  readonly #eventIdx: boolean;
+  /** Next available-ring position to pop (free-running 16-bit). */
+  #nextAvail = 0;
+  /** Next used-ring position to fill (free-running 16-bit). */
+  #nextUsed = 0;
+  /** used.idx as of the last notification decision. */
+  #signalledUsed = 0;
+
+  /**
+   * Checks the configuration (VirtioError ERR_VIRTIO_QUEUE) and reads nothing else yet.
+   * @example const q = new SplitQueue(mem, { size: 256, desc, avail, used });
+   */
+  constructor(mem: GuestMemoryMmap, config: SplitQueueConfig) {
+    const { size, desc, avail, used } = config;
+    if (!Number.isInteger(size) || size < 1 || size > 32768 || (size & (size - 1)) !== 0)
+      throw new VirtioError('ERR_VIRTIO_QUEUE', `queue size ${size} is not a power of two from 1 to 32768`);
+    const check = (what: string, addr: number, align: number, bytes: number): void => {
+      if (!Number.isSafeInteger(addr) || addr < 0 || addr % align !== 0)
+        throw new VirtioError('ERR_VIRTIO_QUEUE', `${what} at ${addr} is not ${align}-byte aligned`);
+      if (!mem.checkRange(addr, bytes))
+        throw new VirtioError('ERR_VIRTIO_QUEUE', `${what} [0x${addr.toString(16)}, +${bytes}) is not in guest RAM`);
+    };
+    check('descriptor table', desc, 16, 16 * size);
+    check('available ring', avail, 2, 6 + 2 * size);
+    check('used ring', used, 4, 6 + 8 * size);
+    this.size = size;
+    this.#mem = mem;
+    this.#desc = desc;
+    this.#avail = avail;
+    this.#used = used;
+    this.#eventIdx = config.eventIdx === true;
+  }
+
+  /** Chains the driver has made available and this queue has not popped yet. Throws ERR_VIRTIO_RING. */
+  pending(): number {
+    const idx = this.#mem.load(le16, this.#avail + 2);
+    const n = (idx - this.#nextAvail) & 0xffff;
+    if (n > this.size)
+      throw new VirtioError('ERR_VIRTIO_RING', `available index ${idx} is ${n} ahead of ${this.#nextAvail}`);
+    return n;
+  }
+
+  /** The next available chain, or null when there is none. Throws VirtioError for a bad chain (it is consumed). */
+  pop(): DescriptorChain | null {
+    if (this.pending() === 0) return null;
+    const slot = this.#nextAvail % this.size;
+    this.#nextAvail = (this.#nextAvail + 1) & 0xffff;
+    const head = this.#mem.load(le16, this.#avail + 4 + 2 * slot);
+    if (this.#eventIdx) this.#mem.store(le16, this.#nextAvail, this.#used + 4 + 8 * this.size); // avail_event
+    return { head, descriptors: this.#walk(head) };
+  }
+
+  #readDesc(table: number, i: number): { addr: number; len: number; flags: number; next: number } {
+    const at = table + 16 * i;
+    const addr = this.#mem.readObj(le64, at);
+    if (addr > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new VirtioError(
+        'ERR_VIRTIO_ADDRESS',
+        `descriptor ${i} address 0x${addr.toString(16)} is outside guest memory`,
+      );
+    return {
+      addr: Number(addr),
+      len: this.#mem.readObj(le32, at + 8),
+      flags: this.#mem.readObj(le16, at + 12),
+      next: this.#mem.readObj(le16, at + 14),
+    };
+  }
+
+  #walk(head: number): Descriptor[] {
+    if (head >= this.size) throw new VirtioError('ERR_VIRTIO_CHAIN', `head index ${head} >= queue size ${this.size}`);
+    const out: Descriptor[] = [];
+    let table = this.#desc;
+    let count = this.size;
+    let i = head;
+    let indirect = false;
+    for (let steps = 0; ; steps++) {
+      if (steps >= count)
+        throw new VirtioError('ERR_VIRTIO_CHAIN', `chain at ${head} is longer than ${count} descriptors (a loop?)`);
+      const d = this.#readDesc(table, i);
+      if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+        if (indirect) throw new VirtioError('ERR_VIRTIO_CHAIN', 'an indirect table inside an indirect table');
+        if (d.flags & VIRTQ_DESC_F_NEXT) throw new VirtioError('ERR_VIRTIO_CHAIN', 'an indirect descriptor with NEXT');
+        if (d.len === 0 || d.len % 16 !== 0)
+          throw new VirtioError('ERR_VIRTIO_CHAIN', `indirect table length ${d.len} is not a non-zero multiple of 16`);
+        if (d.addr % 16 !== 0 || !this.#mem.checkRange(d.addr, d.len))
+          throw new VirtioError(
+            'ERR_VIRTIO_ADDRESS',
+            `indirect table [0x${d.addr.toString(16)}, +${d.len}) is not in guest RAM`,
+          );
+        indirect = true;
+        table = d.addr;
+        count = d.len / 16;
+        i = 0;
+        steps = -1;
+        continue;
+      }
+      if (d.len > 0 && !this.#mem.checkRange(d.addr, d.len))
+        throw new VirtioError('ERR_VIRTIO_ADDRESS', `buffer [0x${d.addr.toString(16)}, +${d.len}) is not in guest RAM`);
+      out.push({ addr: d.addr, len: d.len, write: (d.flags & VIRTQ_DESC_F_WRITE) !== 0 });
+      if (!(d.flags & VIRTQ_DESC_F_NEXT)) return out;
+      if (d.next >= count) throw new VirtioError('ERR_VIRTIO_CHAIN', `next index ${d.next} >= ${count}`);
+      i = d.next;
+    }
+  }
+
+  /** Returns chain `head` to the driver with `len` bytes written into its buffers. */
+  addUsed(head: number, len: number): void {
+    if (!Number.isInteger(head) || head < 0 || head >= this.size)
+      throw new VirtioError('ERR_VIRTIO_CHAIN', `head index ${head} >= queue size ${this.size}`);
+    const slot = this.#nextUsed % this.size;
+    const elem = this.#used + 4 + 8 * slot;
+    this.#mem.store(le32, head, elem);
+    this.#mem.store(le32, len >>> 0, elem + 4);
+    this.#nextUsed = (this.#nextUsed + 1) & 0xffff;
+    this.#mem.store(le16, this.#nextUsed, this.#used + 2); // publishes the element (atomic store)
+  }
+
+  /**
+   * Whether the driver asked to be notified of the used entries added since the last call
+   * (VIRTQ_AVAIL_F_NO_INTERRUPT, or with event indexes, whether used_event was crossed).
+   */
+  needsNotification(): boolean {
+    const used = this.#nextUsed;
+    const old = this.#signalledUsed;
+    this.#signalledUsed = used;
+    if (!this.#eventIdx) return (this.#mem.load(le16, this.#avail) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    const event = this.#mem.load(le16, this.#avail + 4 + 2 * this.size);
+    // virtio's vring_need_event: event in [old, used) modulo 2^16
+    return ((used - event - 1) & 0xffff) < ((used - old) & 0xffff);
+  }
+
+  /** Tells the driver whether to notify (kick) the device when it adds buffers. */
+  setNotification(enabled: boolean): void {
+    if (this.#eventIdx) {
+      if (enabled) this.#mem.store(le16, this.#nextAvail, this.#used + 4 + 8 * this.size);
+      return;
+    }
+    this.#mem.store(le16, enabled ? 0 : VIRTQ_USED_F_NO_NOTIFY, this.#used);
+  }
+
+  /** The next available and used positions (free-running 16-bit), e.g. to save device state. */
+  get state(): { nextAvail: number; nextUsed: number } {
+    return { nextAvail: this.#nextAvail, nextUsed: this.#nextUsed };
+  }
+}

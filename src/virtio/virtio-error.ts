@@ -1,0 +1,25 @@
+/** The virtio layer's error: a queue configured or driven by the guest in a way the spec does not allow. */
+
+/** Every `code` a VirtioError can have. */
+export const VIRTIO_ERROR_CODES = [
+  /** A queue configuration the device cannot use: size not a power of two, misaligned or unmapped rings. */
+  'ERR_VIRTIO_QUEUE',
+  /** A descriptor chain that loops, is longer than the queue, names a descriptor out of range, or nests indirect tables. */
+  'ERR_VIRTIO_CHAIN',
+  /** A descriptor (or indirect table) pointing outside guest memory. */
+  'ERR_VIRTIO_ADDRESS',
+  /** The available index moved by more than the queue size: the driver is broken or hostile. */
+  'ERR_VIRTIO_RING',
+] as const;
+
+export type VirtioErrorCode = (typeof VIRTIO_ERROR_CODES)[number];
+
+export class VirtioError extends Error {
+  readonly code: VirtioErrorCode;
+
+  constructor(code: VirtioErrorCode, message: string) {
+    super(`virtio: ${message}`);
+    this.name = 'VirtioError';
+    this.code = code;
+  }
+}
