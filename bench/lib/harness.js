@@ -25,8 +25,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
  * speed (shared cores, frequency changes) hits a case and its baseline alike.
  * @param {string} file
  * @param {Case[]} cases
+ * @param {{ print?: boolean }} [options] print: false returns the results without printing them
  */
-export async function runCases(file, cases) {
+export async function runCases(file, cases, options = {}) {
   const samples = new Map(cases.map((c) => [c, []]));
   const groups = [...new Set(cases.map((c) => c.group))];
   for (const g of groups) {
@@ -58,6 +59,7 @@ export async function runCases(file, cases) {
     // i.e. always "how many times the baseline's time we take".
     r.ratio = base ? r.nsPerOp / base.nsPerOp : null;
   }
+  if (options.print === false) return results; // the caller reports them with its own
   if (process.argv.includes('--json')) {
     process.stdout.write(JSON.stringify(results) + '\n');
   } else {
