@@ -1,0 +1,111 @@
+// The vCPU module: one hart per VcpuPool vCPU. Its DeviceBus holds the CLINT and the PLIC as
+// in-vCPU devices (their state is shared by every hart) and the UART and the virtio block device
+// as exit devices (served by the main thread). WFI sleeps in ctx.waitUntil until the hart's
+// timer deadline, woken early by IPIs (msip writes kick the target hart) and device interrupts.
+import { DeviceBus } from 'guestmem';
+import { Cpu } from './cpu.js';
+import { CLINT_BASE, Clint, PLIC_BASE, Plic, UART_BASE, VIRTIO_BASE } from './devices/platform.js';
+
+const MSIP = 1 << 3;
+const MTIP = 1 << 7;
+const SEIP = 1 << 9;
+const MEIP = 1 << 11;
+/** Instructions between checks of interrupts, HTIF, pause and stop. */
+const BLOCK = 8192;
+
+export default async function hart(ctx) {
+  const a = ctx.arg;
+  const id = ctx.id;
+  const kick = (h) => {
+    if (h < ctx.vcpus) ctx.kick(h);
+  };
+  const kickAll = () => {
+    for (let h = 0; h < ctx.vcpus; h++) ctx.kick(h);
+  };
+  const stats = new Int32Array(a.platform.stats);
+  const clint = new Clint(a.platform.clint, a.platform.t0, (h, ipi) => {
+    if (ipi) Atomics.add(stats, 0, 1);
+    kick(h);
+  });
+  const plic = new Plic(a.platform.plic, kickAll);
+  const lock = new Int32Array(a.platform.lock);
+
+  const bus = new DeviceBus();
+  bus.register(
+    CLINT_BASE,
+    0x10000,
+    {
+      read: (off, size) => clint.read(off, size),
+      write: (off, _size, v) => clint.write(off, v, id),
+      read64: (off) => clint.read64(off),
+      write64: (off, v) => clint.write64(off, v, id),
+    },
+    'clint',
+  );
+  bus.register(
+    PLIC_BASE,
+    0x400000,
+    { read: (off) => plic.read(off), write: (off, _s, v) => plic.write(off, v) },
+    'plic',
+  );
+  bus.registerExit(UART_BASE, 0x100, ctx.mmio, 'uart');
+  bus.registerExit(VIRTIO_BASE, 0x1000, ctx.mmio, 'virtio-blk');
+  const phys = ctx.memory.withBus(bus).withMisaligned('split');
+
+  const regs = new Int32Array(ctx.stateBlock, 0, 64);
+  const pcSlot = new Float64Array(ctx.stateBlock, 512, 2); // [pc, instret]
+  const platform = {
+    lock,
+    mtime: () => clint.mtime(),
+    lines: () =>
+      (clint.msip(id) ? MSIP : 0) |
+      (clint.mtime() >= clint.mtimecmp(id) ? MTIP : 0) |
+      (plic.hasPending(2 * id + 1) ? SEIP : 0) |
+      (plic.hasPending(2 * id) ? MEIP : 0),
+    sleep: (cpu) => {
+      // until the timer fires, or a kick (IPI, device interrupt, stop, pause) comes first
+      const deadline = cpu.getLo(0x304) & MTIP ? clint.deadline(id) : Infinity;
+      ctx.waitUntil(deadline);
+    },
+  };
+  const cpu = new Cpu({ hartid: id, regs, phys, platform, ram: a.ram, path: a.path });
+  cpu.pc = a.entry;
+  // a0 = hartid, a1 = device tree address (none here), as firmware would hand over
+  regs[20] = id;
+  ctx.expose({
+    regs: () => ({ pc: cpu.pc, priv: cpu.priv, x: Array.from(regs) }),
+  });
+
+  const tohost = a.tohost;
+  const start = performance.now();
+  let result = null;
+  while (!ctx.shouldStop()) {
+    cpu.run(BLOCK);
+    pcSlot[0] = cpu.pc;
+    pcSlot[1] = cpu.instret;
+    if (tohost !== null) {
+      const lo = phys.ld32s(tohost);
+      if (lo !== 0) {
+        const hi = phys.ld32s(tohost + 4);
+        if (lo & 1) {
+          result = { htif: (hi * 2 ** 32 + (lo >>> 0) - 1) / 2 };
+          break;
+        }
+        phys.st32(tohost, 0); // a device command we do not serve: drop it
+        phys.st32(tohost + 4, 0);
+      }
+    }
+    const p = ctx.checkpoint();
+    if (p) await p;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    hart: id,
+    ...result,
+    instret: cpu.instret,
+    seconds,
+    mips: cpu.instret / seconds / 1e6,
+    ...cpu.stats,
+    exits: ctx.mmio.exits,
+  };
+}

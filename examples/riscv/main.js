@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT]
+//                  [--timeout S] [--stats] [--path tcache|raw|checked] [ELF]
+// A multi-hart RV64IMA machine (QEMU virt layout) on guestmem: one VcpuPool vCPU per hart.
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { DeviceBus, GuestMemoryMmap, LoaderError, VcpuPool, loadElf } from 'guestmem';
+import { createPlatform, MAX_HARTS, Plic, UART_BASE, UART_IRQ, VIRTIO_BASE, VIRTIO_IRQ } from './devices/platform.js';
+import { Uart } from './devices/uart.js';
+import { VirtioBlk } from './devices/virtio-blk.js';
+
+const RAM_BASE = 0x8000_0000;
+const DEFAULT_ELF = fileURLToPath(new URL('./guest/smp.elf', import.meta.url));
+
+function usage(message) {
+  process.stderr.write(`riscv: ${message}\n`);
+  process.stderr.write(
+    'usage: npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT] [--timeout S] [--stats] [ELF]\n',
+  );
+  process.exit(2);
+}
+
+let opts;
+try {
+  opts = parseArgs({
+    allowPositionals: true,
+    options: {
+      harts: { type: 'string', default: '1' },
+      mem: { type: 'string', default: '128' },
+      disk: { type: 'string' },
+      input: { type: 'string', default: '' },
+      until: { type: 'string' },
+      timeout: { type: 'string', default: '0' },
+      stats: { type: 'boolean', default: false },
+      path: { type: 'string', default: 'tcache' },
+    },
+  });
+} catch (e) {
+  usage(e.message);
+}
+const { values, positionals } = opts;
+const int = (name, min, max) => {
+  const v = Number(values[name]);
+  if (!Number.isInteger(v) || v < min || v > max) usage(`--${name} must be an integer from ${min} to ${max}`);
+  return v;
+};
+const harts = int('harts', 1, MAX_HARTS);
+const memMiB = int('mem', 1, 2047);
+const timeout = Number(values.timeout);
+if (!(timeout >= 0)) usage('--timeout must be a number of seconds >= 0');
+if (!['tcache', 'raw', 'checked'].includes(values.path)) usage('--path must be tcache, raw or checked');
+if (positionals.length > 1) usage('one ELF file at most');
+const elfPath = positionals[0] ?? DEFAULT_ELF;
+if (!existsSync(elfPath)) usage(`no such ELF file: ${elfPath}`);
+if (values.disk !== undefined && !existsSync(values.disk)) usage(`no such disk image: ${values.disk}`);
+const input = values.input.replace(/\\n/g, '\n');
+
+// ---- memory and image ----
+const memory = GuestMemoryMmap.fromRanges([[RAM_BASE, memMiB * 2 ** 20]]);
+let elf;
+try {
+  const fd = openSync(elfPath, 'r');
+  try {
+    elf = loadElf(memory, { fd });
+  } finally {
+    closeSync(fd);
+  }
+} catch (e) {
+  usage(e instanceof LoaderError ? `${elfPath}: ${e.message}` : `${elfPath}: ${e.message}`);
+}
+if (elf.machine !== 243 || elf.class !== 64) usage(`${elfPath}: not an RV64 executable`);
+const tohost = elf.symbols.get('tohost') ?? null;
+
+// ---- platform and devices ----
+const platform = createPlatform();
+const pool = new VcpuPool({
+  memory,
+  vcpus: harts,
+  module: new URL('./hart.js', import.meta.url),
+  closeTimeoutMs: 2000,
+});
+const kickAll = () => {
+  for (let h = 0; h < harts; h++) pool.kick(h);
+};
+const plic = new Plic(platform.plic, kickAll);
+
+let console_ = '';
+let pendingOut = '';
+let untilHit = false;
+const lines = input.length === 0 ? [] : input.split(/(?<=\n)/);
+let prompts = 0;
+const promptPaced = lines.length > 1 || input.endsWith('\n');
+const flush = () => {
+  if (pendingOut.length > 0) {
+    process.stdout.write(pendingOut);
+    pendingOut = '';
+  }
+};
+const uart = new Uart({
+  output: (b) => {
+    const ch = String.fromCharCode(b);
+    pendingOut += ch;
+    console_ += ch;
+    if (ch === '\n' || pendingOut.length > 256) flush();
+    if (console_.length > 65536) console_ = console_.slice(-4096);
+    if (values.until !== undefined && !untilHit && console_.includes(values.until)) {
+      untilHit = true;
+      finish(0);
+    }
+    // console input, a line at a time, each when the shell shows its prompt
+    if (promptPaced && console_.endsWith('$ ')) {
+      prompts++;
+      const next = lines.shift();
+      if (next !== undefined) uart.type(Buffer.from(next, 'latin1'));
+    }
+  },
+  setIrq: (high) => plic.setLevel(UART_IRQ, high),
+});
+if (!promptPaced && input.length > 0) uart.type(Buffer.from(input, 'latin1'));
+let diskFd = null;
+if (values.disk !== undefined) {
+  try {
+    diskFd = openSync(values.disk, 'r+');
+  } catch (e) {
+    usage(`cannot open disk ${values.disk}: ${e.message}`);
+  }
+}
+const blk = new VirtioBlk({ mem: memory, fd: diskFd, setIrq: (high) => plic.setLevel(VIRTIO_IRQ, high) });
+const devices = new DeviceBus();
+devices.register(
+  UART_BASE,
+  0x100,
+  { read: (off) => uart.read(off), write: (off, _s, v) => uart.write(off, v) },
+  'uart',
+);
+devices.register(
+  VIRTIO_BASE,
+  0x1000,
+  { read: (off) => blk.read(off), write: (off, _s, v) => blk.write(off, v) },
+  'virtio',
+);
+const serving = new AbortController();
+const served = pool.serveMmio(devices, {
+  signal: serving.signal,
+  onError: (e) => process.stderr.write(`device: ${e}\n`),
+});
+
+// ---- run ----
+let done = false;
+let exitCode = 0;
+let timer;
+const t0 = performance.now();
+const finished = new Promise((resolve) => {
+  globalThis.finish = resolve;
+});
+function finish(code) {
+  if (done) return;
+  done = true;
+  exitCode = code;
+  globalThis.finish();
+}
+pool.on('exit', (_id, r) => {
+  if (r && typeof r.htif === 'number') finish(r.htif === 0 ? 0 : Math.min(255, r.htif) || 1);
+});
+pool.on('error', (e) => {
+  process.stderr.write(`riscv: ${e.message}\n`);
+  finish(1);
+});
+if (timeout > 0) {
+  timer = setTimeout(() => {
+    flush();
+    process.stderr.write(`riscv: timed out after ${timeout} s\n`);
+    finish(124);
+  }, timeout * 1000);
+}
+await pool.start({
+  platform,
+  ram: { base: RAM_BASE, size: memMiB * 2 ** 20 },
+  entry: elf.entry,
+  tohost,
+  path: values.path,
+});
+await finished;
+clearTimeout(timer);
+let results = [];
+try {
+  results = await pool.stop();
+} catch (e) {
+  if (exitCode === 0 && !untilHit) exitCode = 1;
+  process.stderr.write(`riscv: ${e.message}\n`);
+}
+serving.abort();
+await served;
+await pool.close();
+flush();
+if (diskFd !== null) closeSync(diskFd);
+if (values.stats) {
+  const secs = (performance.now() - t0) / 1000;
+  const ipis = new Int32Array(platform.stats)[0];
+  process.stderr.write(`\n--- ${harts} hart(s), ${secs.toFixed(2)} s, memory path ${values.path}\n`);
+  for (const r of results) {
+    if (!r) continue;
+    process.stderr.write(
+      `hart ${r.hart}: ${(r.instret / 1e6).toFixed(1)} M instructions, ${r.mips.toFixed(1)} MIPS, ` +
+        `${r.interrupts} interrupts, ${r.traps - r.interrupts} exceptions, ${r.wfi} WFI sleeps, ${r.exits} MMIO exits\n`,
+    );
+  }
+  process.stderr.write(`IPIs (msip writes): ${ipis}; disk requests: ${blk.requests}\n`);
+}
+process.exitCode = exitCode;
