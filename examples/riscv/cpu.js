@@ -358,10 +358,8 @@ export class Cpu {
     }
   }
 
-  /** Called after a slow-path RAM store (reservation and HTIF checks). */
-  storeHook(pa) {
-    if (this.resValid && Math.floor((pa - this.ramBase) / 8) === Math.floor(this.resAddr / 8)) this.resValid = false;
-  }
+  /** Called after a slow-path RAM store. */
+  storeHook() {}
 
   /** A load of `size` bytes at virtual (lo, hi), slow path: returns lo; 8-byte loads set tmp[1]. */
   loadSlow(lo, hi, size, signed) {

@@ -5,7 +5,7 @@
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { DeviceBus, GuestMemoryMmap, LoaderError, VcpuPool, loadElf } from 'guestmem';
+import { DeviceBus, GuestMemoryMmap, LoaderError, VcpuPool, loadElf, u64 } from 'guestmem';
 import { createPlatform, MAX_HARTS, Plic, UART_BASE, UART_IRQ, VIRTIO_BASE, VIRTIO_IRQ } from './devices/platform.js';
 import { Uart } from './devices/uart.js';
 import { VirtioBlk } from './devices/virtio-blk.js';
@@ -71,6 +71,9 @@ try {
 }
 if (elf.machine !== 243 || elf.class !== 64) usage(`${elfPath}: not an RV64 executable`);
 const tohost = elf.symbols.get('tohost') ?? null;
+// our own guests (guest/*.S) read the hart count from their 'harts' symbol
+const hartsSym = elf.symbols.get('harts');
+if (hartsSym !== undefined) memory.writeObj(u64, BigInt(harts), hartsSym);
 
 // ---- platform and devices ----
 const platform = createPlatform();
@@ -155,12 +158,14 @@ const finished = new Promise((resolve) => {
   globalThis.finish = resolve;
 });
 function finish(code) {
+  if (process.env.RISCV_DEBUG) console.error('finish', code, new Error().stack);
   if (done) return;
   done = true;
   exitCode = code;
   globalThis.finish();
 }
 pool.on('exit', (_id, r) => {
+  if (process.env.RISCV_DEBUG) console.error('exit', _id, r);
   if (r && typeof r.htif === 'number') finish(r.htif === 0 ? 0 : Math.min(255, r.htif) || 1);
 });
 pool.on('error', (e) => {

@@ -1,7 +1,7 @@
 // A 16550 UART (the registers xv6 and most firmware use), served on the device thread: output
 // goes to a callback at once; input is typed in as the guest reads it, one byte at a time.
 // Interrupt (PLIC source 10, level): received data available with IER.ERBFI, or transmitter
-// empty with IER.ETBEI (until the guest reads IIR or writes THR, as on QEMU's 16550).
+// empty with IER.ETBEI (until the guest reads IIR or LSR, or writes THR; see LSR below).
 const RBR_THR = 0,
   IER = 1,
   IIR_FCR = 2,
@@ -67,6 +67,10 @@ export class Uart {
         break;
       case LSR:
         v = 0x60 | (this.rx.length > 0 ? 1 : 0); // THR empty, transmitter empty, data ready
+        // A status read also acknowledges a pending THR-empty interrupt. A 16550 clears it
+        // only on an IIR read or a THR write; xv6 does neither when it has nothing to send, so
+        // the interrupt would stay asserted and storm (every hart re-taking it at once).
+        this.thrPending = false;
         break;
       case MSR:
         v = 0xb0;
