@@ -515,6 +515,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     checkIndex('count', count);
     if (addr + count > MAX_SAFE + 1) throw invalidGuestAddress(MAX_SAFE);
     const out: VolatileSlice[] = [];
+    if (count === 0) return out; // as vm-memory's iterator: nothing for a zero count
     let done = 0;
     do {
       const cur = addr + done;

@@ -223,6 +223,7 @@ describe.each(variants)('GuestMemoryMmap (%s)', (_name, make) => {
     expect(slices.map((x) => x.len)).toEqual([0x10, 0x10]);
     slices[1]!.writeObj(u8, 0x5a, 0);
     expect(mem.readObj(u8, 0x1000)).toBe(0x5a);
+    expect(mem.getSlices(0xff0, 0)).toEqual([]); // a zero count yields nothing, as vm-memory's iterator
     expectGuestError(() => mem.getSlices(0x1ff0, 0x20), 'InvalidGuestAddress', { addr: 0x2000 });
   });
 

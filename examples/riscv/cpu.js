@@ -663,10 +663,8 @@ export class Cpu {
       rami8 = this.rami8;
     const tlbR = this.tlbR,
       tlbW = this.tlbW,
-      tlbX = this.tlbX,
       tlbRo = this.tlbRo,
-      tlbWo = this.tlbWo,
-      tlbXo = this.tlbXo;
+      tlbWo = this.tlbWo;
     let pc = this.pc;
     let n = 0;
     let fpage = NO_PAGE; // virtual page (double) of the cached fetch page

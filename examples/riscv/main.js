@@ -92,7 +92,6 @@ let console_ = '';
 let pendingOut = '';
 let untilHit = false;
 const lines = input.length === 0 ? [] : input.split(/(?<=\n)/);
-let prompts = 0;
 const promptPaced = lines.length > 1 || input.endsWith('\n');
 const flush = () => {
   if (pendingOut.length > 0) {
@@ -113,7 +112,6 @@ const uart = new Uart({
     }
     // console input, a line at a time, each when the shell shows its prompt
     if (promptPaced && console_.endsWith('$ ')) {
-      prompts++;
       const next = lines.shift();
       if (next !== undefined) uart.type(Buffer.from(next, 'latin1'));
     }

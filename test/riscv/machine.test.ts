@@ -1,0 +1,157 @@
+// The RISC-V example machine (examples/riscv) as a client of guestmem: the official riscv-tests,
+// the default SMP guest, the command line's exit statuses, and xv6 on 3 harts with a scripted
+// shell session. Tests that need ../shared/riscv skip with a printed reason where it is absent.
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const main = new URL('../../examples/riscv/main.js', import.meta.url).pathname;
+const shared = new URL('../../../shared/riscv/', import.meta.url).pathname;
+const testsDir = join(shared, 'tests-p');
+const xv6 = join(shared, 'xv6');
+
+async function machine(args: string[], timeout = 120_000): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await run(process.execPath, [main, ...args], { timeout, maxBuffer: 64 << 20 });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+  }
+}
+
+describe('riscv machine: command line and default guest', () => {
+  it('with no ELF, boots the committed SMP guest: every hart greets, they count together, exit 0', async () => {
+    const r = await machine(['--harts', '3', '--stats']);
+    expect(r.code).toBe(0);
+    for (const h of [0, 1, 2]) expect(r.out).toContain(`hello from hart ${h}`);
+    expect(r.out).toContain('all harts counted together: 300000');
+    expect(r.err).toMatch(/hart 2: .* MIPS/);
+  }, 60_000);
+
+  it('bad options, a missing or bad ELF exit 2 with a clear error; a timeout exits 124', async () => {
+    expect((await machine(['--harts', '0'])).code).toBe(2);
+    expect((await machine(['--bogus'])).code).toBe(2);
+    const missing = await machine(['/no/such.elf']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('no such ELF file');
+    const notElf = await machine([main]);
+    expect(notElf.code).toBe(2);
+    expect(notElf.err).toContain('not an ELF');
+    const compute = new URL('../../examples/riscv/guest/compute.elf', import.meta.url).pathname;
+    const t = await machine(['--timeout', '0.3', compute]);
+    expect(t.code).toBe(124);
+    expect(t.err).toContain('timed out');
+  }, 60_000);
+});
+
+const haveTests = existsSync(testsDir);
+if (!haveTests) console.log(`skipped the riscv-tests: ${testsDir} is absent`);
+describe.runIf(haveTests)('riscv machine: official riscv-tests (rv64ui, um, ua, mi, si; -p-)', () => {
+  it('every test passes (HTIF result 0)', async () => {
+    const names = readdirSync(testsDir).filter((f) => f.startsWith('rv64'));
+    expect(names.length).toBe(103);
+    const failed: string[] = [];
+    const queue = [...names];
+    await Promise.all(
+      [0, 1].map(async () => {
+        for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+          const r = await machine(['--timeout', '20', join(testsDir, n)], 30_000);
+          if (r.code !== 0) failed.push(`${n}: exit ${r.code}`);
+        }
+      }),
+    );
+    expect(failed).toEqual([]);
+  }, 300_000);
+});
+
+const haveXv6 = existsSync(join(xv6, 'kernel'));
+if (!haveXv6) console.log(`skipped xv6: ${xv6} is absent`);
+describe.runIf(haveXv6)('riscv machine: xv6 on 3 harts', () => {
+  it('boots, then a scripted shell session gives the right output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
+    try {
+      const disk = join(dir, 'fs.img');
+      copyFileSync(join(xv6, 'fs.img'), disk);
+      const input = [
+        'ls',
+        'echo hello guestmem > f',
+        'cat f',
+        'mkdir d',
+        'ln f g',
+        'rm f',
+        'cat g',
+        'wc g',
+        'cat README | grep xv6 | wc',
+        'forktest',
+        'stressfs',
+        'echo done-marker',
+      ].join('\\n');
+      const r = await machine(
+        [
+          '--harts',
+          '3',
+          '--disk',
+          disk,
+          '--input',
+          input + '\\n',
+          '--until',
+          'done-marker\n',
+          '--timeout',
+          '240',
+          join(xv6, 'kernel'),
+        ],
+        300_000,
+      );
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain('hart 1 starting');
+      expect(r.out).toContain('hart 2 starting');
+      expect(r.out).toContain('init: starting sh');
+      expect(r.out).toMatch(/README\s+2 2 2305/);
+      expect(r.out).toMatch(/\$ cat g\nhello guestmem\n/);
+      expect(r.out).toMatch(/1 2 15 g/);
+      expect(r.out).toMatch(/\n5 54 319\s*\n/);
+      expect(r.out).toContain('fork test OK');
+      expect(r.out).toContain('stressfs starting');
+      expect(r.out).not.toContain('panic');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 320_000);
+
+  it.runIf(process.env.RISCV_LONG === '1')(
+    'usertests pipe1 ends with ALL TESTS PASSED (RISCV_LONG=1)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
+      try {
+        const disk = join(dir, 'fs.img');
+        copyFileSync(join(xv6, 'fs.img'), disk);
+        const r = await machine(
+          [
+            '--harts',
+            '3',
+            '--disk',
+            disk,
+            '--input',
+            'usertests pipe1\\n',
+            '--until',
+            'ALL TESTS PASSED',
+            '--timeout',
+            '900',
+            join(xv6, 'kernel'),
+          ],
+          960_000,
+        );
+        expect(r.code, r.err).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    1_000_000,
+  );
+  if (process.env.RISCV_LONG !== '1') console.log('skipped usertests pipe1: the long check runs with RISCV_LONG=1');
+});
