@@ -1,0 +1,72 @@
+// The RISC-V example machine (examples/riscv): instructions per second per hart on the compute
+// loop (Sv39 paging on) with 1 and 3 harts, over three memory paths measured in the same run:
+// the library's TranslationCache (the machine's default), hand-made raw views (the baseline),
+// and the checked register accessors. Plus seconds from start to xv6's shell, when
+// ../shared/riscv is present.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printTable } from './lib/harness.js';
+
+const main = fileURLToPath(new URL('../examples/riscv/main.js', import.meta.url));
+const compute = fileURLToPath(new URL('../examples/riscv/guest/compute.elf', import.meta.url));
+const results = [];
+const add = (group, name, nsPerOp, baseline = null) =>
+  results.push({ file: 'riscv', group, name, nsPerOp, baseline, gbps: null });
+
+/** Runs the machine with --stats: per-hart MIPS and the total seconds. */
+function stats(args) {
+  const r = spawnSync(process.execPath, [main, '--stats', ...args], { encoding: 'utf8', timeout: 300_000 });
+  const out = r.stderr ?? '';
+  const mips = [...out.matchAll(/([\d.]+) MIPS/g)].map((m) => Number(m[1]));
+  const secs = Number(/hart\(s\), ([\d.]+) s/.exec(out)?.[1] ?? NaN);
+  return { mips, secs };
+}
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+for (const harts of [1, 3]) {
+  const group = `riscv compute loop (Sv39), ${harts} hart${harts > 1 ? 's' : ''}`;
+  const per = { raw: [], tcache: [], checked: [] };
+  for (let r = 0; r < ROUNDS; r++)
+    for (const p of Object.keys(per)) {
+      const { mips } = stats(['--harts', String(harts), '--path', p, compute]);
+      per[p].push(mips.reduce((a, b) => a + b, 0) / mips.length);
+    }
+  const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const name = (p, m) => `${p === 'raw' ? 'raw views' : p} (${m.toFixed(0)} MIPS per hart)`;
+  const rawName = name('raw', median(per.raw));
+  add(group, rawName, 1e3 / median(per.raw));
+  for (const p of ['tcache', 'checked']) add(group, name(p, median(per[p])), 1e3 / median(per[p]), rawName);
+}
+
+const xv6 = fileURLToPath(new URL('../../shared/riscv/xv6/', import.meta.url));
+if (existsSync(join(xv6, 'kernel'))) {
+  const dir = mkdtempSync(join(tmpdir(), 'riscv-bench-'));
+  const disk = join(dir, 'fs.img');
+  for (const harts of [1, 3]) {
+    copyFileSync(join(xv6, 'fs.img'), disk);
+    const { secs, mips } = stats([
+      '--harts',
+      String(harts),
+      '--disk',
+      disk,
+      '--until',
+      'init: starting sh',
+      join(xv6, 'kernel'),
+    ]);
+    add(
+      'xv6 boot to "init: starting sh"',
+      `${harts} hart(s): ${secs.toFixed(1)} s, hart 0 ${mips[0]?.toFixed(0)} MIPS`,
+      secs * 1e9,
+    );
+  }
+  rmSync(dir, { recursive: true, force: true });
+} else console.error('riscv bench: ../shared/riscv/xv6 is absent; xv6 boot not measured');
+
+for (const r of results) {
+  if (r.baseline) r.ratio = r.nsPerOp / results.find((b) => b.group === r.group && b.name === r.baseline).nsPerOp;
+}
+if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(results) + '\n');
+else printTable(results);
