@@ -3,31 +3,16 @@
 #include <cerrno>
 #include <cstring>
 
+#include <uv.h>
+
 namespace guestmem {
 
 namespace {
 
+// libuv's name for an errno (EBADF, ENOMEM, …: every one libuv knows), as Node's own errors use.
 const char* ErrnoName(int err) {
-  switch (err) {
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case EACCES: return "EACCES";
-    case EAGAIN: return "EAGAIN";
-    case ENODEV: return "ENODEV";
-    case EOVERFLOW: return "EOVERFLOW";
-    case EPERM: return "EPERM";
-    case ENFILE: return "ENFILE";
-    case EISDIR: return "EISDIR";
-    case EFAULT: return "EFAULT";
-    case EIO: return "EIO";
-    case ENOSPC: return "ENOSPC";
-    case EPIPE: return "EPIPE";
-    case ENOTSUP: return "ENOTSUP";
-    case ETXTBSY: return "ETXTBSY";
-    case EFBIG: return "EFBIG";
-    default: return "EUNKNOWN";
-  }
+  const char* name = uv_err_name(-err);
+  return name != nullptr ? name : "EUNKNOWN";
 }
 
 Napi::Error Construct(Napi::Env env, const char* kind, const std::string& message,

@@ -302,6 +302,8 @@ function layout<F extends FieldList>(fields: F, isPacked: boolean): ValueType<St
     const [name, type] = pair as readonly [string, unknown];
     const t = checkValueType(`fields[${i}][1]`, type);
     if (seen.has(name)) throw typeError(`fields[${i}][0]`, 'a field name not used before', name);
+    // '__proto__' would set the decoded object's prototype instead of a field
+    if (name === '__proto__') throw typeError(`fields[${i}][0]`, "a field name other than '__proto__'", name);
     seen.add(name);
     const a = isPacked ? 1 : t.align;
     offset = Math.ceil(offset / a) * a;

@@ -165,9 +165,16 @@ export class VolatileArrayRef<T> {
       return;
     }
     if (this.type.scalar !== S_COMPOSITE) {
-      for (let i = 0; i < count; i++) checkOperand(this.type, arr[i], `arr[${i}]`);
+      // Read each element once (a getter must not pass the check with one value and then
+      // write another), check them all, then write.
+      const values = new Array<unknown>(count);
+      for (let i = 0; i < count; i++) {
+        const v = arr[i];
+        checkOperand(this.type, v, `arr[${i}]`);
+        values[i] = v;
+      }
       requireWrite(this.hm, 0);
-      for (let i = 0; i < count; i++) writeObjAt(this.hm, this.type, arr[i], this.abs + i * this.type.size, 0);
+      for (let i = 0; i < count; i++) writeObjAt(this.hm, this.type, values[i], this.abs + i * this.type.size, 0);
       return;
     }
     const size = this.type.size;

@@ -1,0 +1,56 @@
+// Regression tests for hostile input found by an attacker's review: each fails on the code before
+// its fix.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { GuestMemoryError, GuestMemoryMmap, struct, u32, u8 } from '../../src/index.js';
+
+describe('hardening', () => {
+  it('VolatileArrayRef.copyFrom reads each element once (a getter cannot pass the check and write another value)', () => {
+    const mem = GuestMemoryMmap.fromRanges([[0, 4096]]);
+    const ref = mem.getSlice(0, 16).getArrayRef(u32, 0, 2);
+    let reads = 0;
+    const hostile = {
+      length: 2,
+      get 0() {
+        reads++;
+        return reads === 1 ? 7 : 2 ** 40 + 5;
+      },
+      1: 1,
+    };
+    ref.copyFrom(hostile as unknown as ArrayLike<number>);
+    expect(reads).toBe(1);
+    expect(mem.load(u32, 0)).toBe(7);
+  });
+
+  it("struct refuses a '__proto__' field (readObj would drop it)", () => {
+    expect(() => struct([['__proto__', u32]])).toThrow(TypeError);
+    expect(() =>
+      struct([
+        ['a', u8],
+        ['__proto__', u32],
+      ]),
+    ).toThrow(/__proto__/);
+  });
+
+  it("errno names come from libuv (not 'EUNKNOWN')", () => {
+    const mem = GuestMemoryMmap.fromRanges([[0, 4096]]);
+    let caught: unknown;
+    try {
+      mem.readFrom(0, 2 ** 31 - 2, 4); // no such descriptor
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(GuestMemoryError);
+    expect((caught as Error).message).toContain('EBADF');
+  });
+
+  it('ESPIPE (absent from the old hand-made list) is named: pread on a pipe', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 2000)'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const fd = (child.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    const mem = GuestMemoryMmap.fromRanges([[0, 4096]]);
+    expect(() => mem.writeTo(0, fd, 4, 0)).toThrow(/ESPIPE/);
+    child.kill();
+  });
+});
