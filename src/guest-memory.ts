@@ -72,6 +72,7 @@ import {
   OP_SUB,
   OP_XOR,
   arrayOf,
+  VIEW_CHUNK,
   atomicLoad,
   atomicStore,
   bswap16,
@@ -1394,6 +1395,34 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     const timeout = checkTimeout('timeoutMs', timeoutMs);
     const target = this.atomicTarget(addr, t.size);
     return checkedWait(target.hm, t, expected, timeout, addr - target.startAddr, addr);
+  }
+
+  /**
+   * Like {@link wait} without blocking the thread (Atomics.waitAsync): resolves to 'ok' when
+   * notified, 'not-equal' at once if the value differs, or 'timed-out'. For device threads and
+   * the main thread, which must keep their event loop running. The same checks as `wait`.
+   * @example if ((await mem.waitAsync(i32, DOORBELL, seen, 100)) === 'ok') serve();
+   */
+  waitAsync<T>(
+    type: ValueType<T>,
+    addr: number,
+    expected: T,
+    timeoutMs?: number,
+  ): Promise<'ok' | 'not-equal' | 'timed-out'> {
+    const t = checkWaitType(type);
+    checkOperand(t, expected, 'expected');
+    const timeout = checkTimeout('timeoutMs', timeoutMs);
+    const target = this.atomicTarget(addr, t.size);
+    const off = addr - target.startAddr;
+    if (off % t.size !== 0) throw misaligned(addr, t.size);
+    requireRead(target.hm, addr);
+    const v = target.hm.chunks[Math.floor(off / VIEW_CHUNK)]!;
+    const local = off % VIEW_CHUNK;
+    const r =
+      t.atomicScalar === S_I32
+        ? Atomics.waitAsync(v.i32, local / 4, expected as number, timeout)
+        : Atomics.waitAsync(v.i64, local / 8, expected as bigint, timeout);
+    return r.async ? r.value : Promise.resolve(r.value);
   }
 
   /** Wakes up to `count` (default all) waiters on the 4-aligned guest `addr`; returns how many. */

@@ -3,7 +3,7 @@
 // the vCPU as coded errors; a vCPU blocked in an exit still stops.
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceBus, GuestMemoryMmap, VcpuPool, type MmioRequest } from '../../src/index.js';
+import { DeviceBus, GuestMemoryAtomic, GuestMemoryMmap, VcpuPool, type MmioRequest } from '../../src/index.js';
 
 const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url);
 const pools: VcpuPool[] = [];
@@ -44,6 +44,25 @@ describe('MMIO exits', () => {
     expect(results[1]!.exits).toBe(7);
     expect(results[0]!.local).toBe(2); // the in-vCPU device, no exit
     expect(results[0]!.wide).toBe('abcdef0123');
+  }, 30_000);
+
+  it('works over a GuestMemoryAtomic with dirty tracking on', async () => {
+    const atomic = new GuestMemoryAtomic(GuestMemoryMmap.fromRanges([[0x8000_0000, 1 << 20]], { trackDirty: true }));
+    const p = new VcpuPool({ memory: atomic, vcpus: 2, module: fixture('vcpu/mmio.mjs') });
+    pools.push(p);
+    const stop = new AbortController();
+    const serving = p.serveMmio((r: MmioRequest) => (r.write ? undefined : r.size === 8 ? 1n : r.vcpu + 40), {
+      signal: stop.signal,
+    });
+    await p.start({ rounds: 2 });
+    const results = (await p.join()) as { out: number[] }[];
+    stop.abort();
+    await serving;
+    expect(results.map((r) => r.out)).toEqual([
+      [40, 40],
+      [41, 41],
+    ]);
+    atomic.close();
   }, 30_000);
 
   it('a DeviceBus of the main thread can serve directly', async () => {

@@ -2,7 +2,7 @@
 // its fix.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { GuestMemoryError, GuestMemoryMmap, struct, u32, u8 } from '../../src/index.js';
+import { GuestMemoryError, GuestMemoryMmap, i32, struct, u32, u8 } from '../../src/index.js';
 
 describe('hardening', () => {
   it('VolatileArrayRef.copyFrom reads each element once (a getter cannot pass the check and write another value)', () => {
@@ -52,5 +52,17 @@ describe('hardening', () => {
     const mem = GuestMemoryMmap.fromRanges([[0, 4096]]);
     expect(() => mem.writeTo(0, fd, 4, 0)).toThrow(/ESPIPE/);
     child.kill();
+  });
+
+  it('waitAsync beside wait: not-equal at once, timed-out, or woken by notify without blocking', async () => {
+    const mem = GuestMemoryMmap.fromRanges([[0, 4096]]);
+    mem.store(i32, 5, 0x40);
+    expect(await mem.waitAsync(i32, 0x40, 4)).toBe('not-equal');
+    expect(await mem.waitAsync(i32, 0x40, 5, 1)).toBe('timed-out');
+    const woken = mem.waitAsync(i32, 0x40, 5, 5000);
+    setTimeout(() => mem.notify(0x40), 5);
+    expect(await woken).toBe('ok');
+    expect(() => mem.waitAsync(u32, 0x40, 5)).toThrow(TypeError);
+    expect(() => mem.waitAsync(i32, 0x42, 5)).toThrow(GuestMemoryError);
   });
 });
