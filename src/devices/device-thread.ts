@@ -8,7 +8,7 @@
  * const dev = DeviceThread.fromShared(workerData);
  * dev.server.serveBlocking(myBus, () => stopped);
  */
-import { rangeError, typeError } from '../internal/args.js';
+import { rangeError, typeError, checkIrqLine } from '../internal/args.js';
 import { ControlRecord, RECORD_WORDS } from '../runtime/control.js';
 import { MmioExitServer, mmioExitsBytes } from './mmio-exit.js';
 
@@ -56,22 +56,16 @@ export class DeviceThread {
 
   /** Sets edge interrupt `line` pending on vCPU `id` and wakes it. */
   raiseIrq(id: number, line: number): void {
-    this.#rec(id).raiseIrq(1 << checkLine(line));
+    this.#rec(id).raiseIrq(1 << checkIrqLine(line));
   }
 
   /** Drives level-triggered `line` of vCPU `id` high (waking it) or low. */
   setIrqLevel(id: number, line: number, high: boolean): void {
-    this.#rec(id).setLevel(1 << checkLine(line), high === true);
+    this.#rec(id).setLevel(1 << checkIrqLine(line), high === true);
   }
 
   /** Wakes vCPU `id` from its wait ('kick'). */
   kick(id: number): void {
     this.#rec(id).kick();
   }
-}
-
-function checkLine(line: unknown): number {
-  if (typeof line !== 'number') throw typeError('line', 'a number', line);
-  if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
-  return line;
 }

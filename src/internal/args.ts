@@ -67,6 +67,13 @@ export function checkPosition(name: string, value: unknown): number {
   return value === undefined ? -1 : checkIndex(name, value);
 }
 
+/** An interrupt line number: an integer from 0 to 31 (one bit of a vCPU's IRQ or LEVEL word). */
+export function checkIrqLine(line: unknown): number {
+  if (typeof line !== 'number') throw typeError('line', 'a number', line);
+  if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
+  return line;
+}
+
 /** A C `int` argument (prot, flags, fd). */
 export function checkInt32(name: string, value: unknown): number {
   if (typeof value !== 'number') throw typeError(name, 'of type number', value);

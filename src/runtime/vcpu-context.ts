@@ -10,7 +10,7 @@ import { expose } from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
 import { GuestMemoryAtomic } from '../guest-memory-atomic.js';
 import type { GuestMemoryMmap } from '../guest-memory.js';
-import { checkTimeout, rangeError, typeError } from '../internal/args.js';
+import { checkTimeout, rangeError, typeError, checkIrqLine } from '../internal/args.js';
 import { ControlRecord, RunState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
 import { now } from './clock.js';
@@ -31,12 +31,6 @@ export const WAKE_REASONS = ['stop', 'irq', 'attention', 'kick', 'timeout', 'tim
 const RPC_TURNS = 64;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function checkLine(line: unknown): number {
-  if (typeof line !== 'number') throw typeError('line', 'a number', line);
-  if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
-  return line;
-}
 
 /** @internal What the worker entry hands VcpuContext: the task's pieces, already opened. */
 export interface VcpuContextInit {
@@ -224,13 +218,13 @@ export class VcpuContext {
   /** Sets edge interrupt `line` (0-31) pending on vCPU `peer` and wakes it ('irq'). */
   raiseIrq(peer: number, line: number): void {
     const r = this.#peer(peer);
-    r.raiseIrq(1 << checkLine(line));
+    r.raiseIrq(1 << checkIrqLine(line));
   }
 
   /** Drives level-triggered `line` (0-31) of vCPU `peer` high (waking it) or low. */
   setIrqLevel(peer: number, line: number, high: boolean): void {
     const r = this.#peer(peer);
-    r.setLevel(1 << checkLine(line), high === true);
+    r.setLevel(1 << checkIrqLine(line), high === true);
   }
 
   #peer(peer: unknown): ControlRecord {

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { wrap, type Remote } from 'comlink';
 import { Piscina } from 'piscina';
-import { checkTimeout, rangeError, typeError } from '../internal/args.js';
+import { checkTimeout, rangeError, typeError, checkIrqLine } from '../internal/args.js';
 import { now } from './clock.js';
 import { ControlRecord, createControl, resetControl, RunState, STATE_NAMES, type VcpuState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
@@ -261,13 +261,13 @@ export class VcpuPool extends EventEmitter {
   /** Sets edge interrupt `line` (0-31) pending on vCPU `id` and wakes it ('irq'). */
   raiseIrq(id: number, line: number): void {
     const r = this.#record(id);
-    r.raiseIrq(1 << checkLine(line));
+    r.raiseIrq(1 << checkIrqLine(line));
   }
 
   /** Drives level-triggered `line` (0-31) of vCPU `id` high (waking it: 'irq') or low. */
   setIrqLevel(id: number, line: number, high: boolean): void {
     const r = this.#record(id);
-    r.setLevel(1 << checkLine(line), high === true);
+    r.setLevel(1 << checkIrqLine(line), high === true);
   }
 
   /** The level-triggered lines of vCPU `id` that are high (bit n = line n). */
@@ -455,12 +455,6 @@ export class VcpuPool extends EventEmitter {
       await r.waitStateChange(s, Math.min(left, POLL_MS));
     }
   }
-}
-
-function checkLine(line: unknown): number {
-  if (typeof line !== 'number') throw typeError('line', 'a number', line);
-  if (!Number.isInteger(line) || line < 0 || line > 31) throw rangeError('line', 'an integer from 0 to 31', line);
-  return line;
 }
 
 /**
