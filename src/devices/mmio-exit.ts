@@ -14,6 +14,7 @@
  * the fields, writes DATA and STATUS, then ACK and notifies it: each side publishes with an
  * Atomics store after plain field writes, so the other sees complete requests and answers.
  */
+import { typeError } from '../internal/args.js';
 import { DeviceError } from './device-error.js';
 import type { DeviceBus } from './device-bus.js';
 
@@ -168,7 +169,7 @@ export class MmioExitServer {
 
   constructor(buffer: SharedArrayBuffer, vcpus: number) {
     if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== mmioExitsBytes(vcpus))
-      throw new TypeError(`MmioExitServer: a mailbox buffer for ${vcpus} vCPUs`);
+      throw typeError('buffer', `a mailbox SharedArrayBuffer for ${vcpus} vCPUs (createMmioExits)`, buffer);
     this.#w = new Int32Array(buffer);
     this.vcpus = vcpus;
   }
@@ -226,7 +227,8 @@ export class MmioExitServer {
       const req = this.#request(id);
       try {
         const r = handler(req);
-        if (r instanceof Promise) throw new TypeError('poll() takes a synchronous handler; use serve()');
+        if (r instanceof Promise)
+          throw typeError('handler', 'a synchronous function (use serve() for async ones)', handler);
         this.#answer(id, r, false);
       } catch (e) {
         onError?.(e, req);

@@ -11,6 +11,8 @@
  * one load.
  */
 
+import { rangeError } from '../internal/args.js';
+
 /** Field indices within a vCPU's record. */
 const STATE = 0; // run state, one of RunState (written by the vCPU thread)
 const STOP = 1; // 1 once a stop was requested
@@ -47,7 +49,8 @@ export class ControlRecord {
   constructor(buffer: SharedArrayBuffer, id: number) {
     this.#w = new Int32Array(buffer);
     this.#b = id * RECORD_WORDS;
-    if (this.#b + RECORD_WORDS > this.#w.length) throw new RangeError(`control block has no record ${id}`);
+    if (!Number.isInteger(id) || id < 0 || this.#b + RECORD_WORDS > this.#w.length)
+      throw rangeError('id', `a record of the control block (0 to ${this.#w.length / RECORD_WORDS - 1})`, id);
   }
 
   // ---- run state (written by the vCPU thread) ----
