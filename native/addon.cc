@@ -1,5 +1,10 @@
 // Registers the addon's exports; one AddonState per Node environment (main thread or worker).
 #include <napi.h>
+// node_version.h sets its own NAPI_VERSION; keep the one binding.gyp asks for.
+#pragma push_macro("NAPI_VERSION")
+#undef NAPI_VERSION
+#include <node_version.h>
+#pragma pop_macro("NAPI_VERSION")
 #include <sys/mman.h>
 
 #include "errors.h"
@@ -22,6 +27,18 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // The addon is registered through Node-API, which loads into any Node line, but the mapping
+  // code uses V8's own ABI (v8_bridge.h), which is fixed per Node major. Loading a build made
+  // for another major must fail here, cleanly, not crash later.
+  const napi_node_version* running = nullptr;
+  if (napi_get_node_version(env, &running) != napi_ok || running->major != NODE_MAJOR_VERSION) {
+    Napi::Error e = Napi::Error::New(
+        env, "guestmem: this native addon was built for Node " + std::to_string(NODE_MAJOR_VERSION) +
+                 " and cannot run on Node " + std::to_string(running ? running->major : 0) +
+                 "; run `npm rebuild guestmem`");
+    e.Set("code", Napi::String::New(env, "ERR_GUESTMEM_ADDON_NODE_MAJOR"));
+    throw e;
+  }
   env.SetInstanceData(new AddonState());
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("mmap", Napi::Function::New(env, Map));

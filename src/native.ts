@@ -1,8 +1,11 @@
 /**
- * Loads the C++ addon (built by `npm install` into build/Release) and hands it the
+ * Loads the C++ addon (built by `npm install` into build/Release, or prebuilt) and hands it the
  * GuestMemoryError class, so errors thrown natively are GuestMemoryErrors too.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GuestMemoryError } from './errors.js';
 
 export interface NativeAddon {
@@ -22,21 +25,30 @@ export interface NativeAddon {
 
 const require = createRequire(import.meta.url);
 
-function load(): NativeAddon {
-  // src/ (tests, tsx) and dist/src/ (the built package) sit at different depths.
-  const candidates = ['../build/Release/guestmem.node', '../../build/Release/guestmem.node'];
-  let lastError: unknown;
-  for (const path of candidates) {
-    try {
-      return require(path) as NativeAddon;
-    } catch (e) {
-      lastError = e;
-      if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
-    }
+/** The package root: src/ (tests, tsx) and dist/src/ (the built package) sit at different depths. */
+function packageRoot(): string {
+  for (const up of ['..', '../..']) {
+    const dir = fileURLToPath(new URL(`${up}/`, import.meta.url));
+    if (existsSync(join(dir, 'binding.gyp'))) return dir;
   }
-  throw new Error('guestmem: the native addon is not built; run `npm install` (or `npm run build`)', {
-    cause: lastError,
-  });
+  throw new Error('guestmem: cannot find the package root (binding.gyp) above ' + import.meta.url);
+}
+
+/**
+ * node-gyp-build picks build/Release (compiled here by `npm install`) when present, else the
+ * prebuilt binary for this Node major under prebuilds/linux-x64/. The addon itself refuses to
+ * load on another Node major (ERR_GUESTMEM_ADDON_NODE_MAJOR).
+ */
+function load(): NativeAddon {
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(packageRoot()) as NativeAddon;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_GUESTMEM_ADDON_NODE_MAJOR') throw e;
+    throw new Error('guestmem: no native addon for this Node line; run `npm rebuild guestmem` (needs g++ and make)', {
+      cause: e,
+    });
+  }
 }
 
 export const native: NativeAddon = load();

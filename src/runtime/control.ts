@@ -65,6 +65,16 @@ export class ControlRecord {
     Atomics.notify(this.#w, this.#b + STATE);
   }
 
+  /**
+   * Moves the run state from `from` to `to` only if it still is `from` (one compare-exchange),
+   * waking whoever waits for it. Returns whether it moved.
+   */
+  moveState(from: number, to: number): boolean {
+    if (Atomics.compareExchange(this.#w, this.#b + STATE, from, to) !== from) return false;
+    Atomics.notify(this.#w, this.#b + STATE);
+    return true;
+  }
+
   /** Waits without blocking until the state differs from `seen` or `timeoutMs` passes. */
   async waitStateChange(seen: number, timeoutMs: number): Promise<void> {
     const r = Atomics.waitAsync(this.#w, this.#b + STATE, seen, timeoutMs);

@@ -118,16 +118,21 @@ export class VcpuContext {
     this.#seen = c.attention();
     await this.#serveRpc();
     if (!c.pauseRequested() || c.stopRequested()) return;
-    c.setState(RunState.PARKED);
     // Parked: sleep on ATTENTION without blocking the event loop, so RPCs keep being served.
+    // Compare-exchanges, not stores: resume() moves PARKED to RUNNING itself, so that state()
+    // reads 'running' as soon as resume() returns; a pause() that follows before this thread
+    // woke is answered by parking again at the top of the loop. ATTENTION is read before the
+    // state moves: a resume() whose compare-exchange lands after ours rang after that read, so
+    // the wait below returns at once and the loop parks again.
     while (c.pauseRequested() && !c.stopRequested()) {
       const seen = c.attention();
+      c.moveState(RunState.RUNNING, RunState.PARKED);
       if (!c.pauseRequested() || c.stopRequested()) break;
       await c.waitAttention(seen, 1000);
       await this.#serveRpc();
     }
     this.#seen = c.attention();
-    c.setState(RunState.RUNNING);
+    c.moveState(RunState.PARKED, RunState.RUNNING);
   }
 
   async #serveRpc(): Promise<void> {

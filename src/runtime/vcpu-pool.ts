@@ -247,10 +247,16 @@ export class VcpuPool extends EventEmitter {
     }
   }
 
-  /** Lets parked vCPUs run again. */
+  /**
+   * Lets parked vCPUs run again. Every vCPU that was parked reads 'running' in `state()` as soon
+   * as this returns (the pool moves the state; the vCPU's thread wakes a moment later).
+   */
   resume(): void {
     this.#requireRun('resume');
-    for (const r of this.#records) r.requestPause(false);
+    for (const r of this.#records) {
+      r.requestPause(false);
+      r.moveState(RunState.PARKED, RunState.RUNNING);
+    }
   }
 
   /** Rings vCPU `id`'s doorbell: wakes it from `waitForInterrupt` ('kick'). */

@@ -100,8 +100,24 @@ describe('VcpuPool: pause, resume, remote', () => {
     expect(counts[0]! + counts[1]!).toBe(frozen);
     expect(await p.remote<{ peek(a: number): number }>(1).peek(0x100)).toBe(frozen);
     p.resume();
+    // the pool moves the states itself: no wait for the threads to wake
+    expect([p.state(0), p.state(1)]).toEqual(['running', 'running']);
     await until(() => memory.load(u32, 0x100) > frozen);
-    expect(p.state(0)).toBe('running');
+    await p.stop();
+  }, 30_000);
+
+  it('pause() right after resume(), before the vCPUs woke, parks them again', async () => {
+    const memory = GuestMemoryMmap.fromRanges([[0, 1 << 20]]);
+    const p = pool({ memory, vcpus: 2, module: fixture('counter.mjs') });
+    await p.start();
+    for (let round = 0; round < 20; round++) {
+      await p.pause(5000);
+      expect([p.state(0), p.state(1)]).toEqual(['parked', 'parked']);
+      p.resume();
+      expect([p.state(0), p.state(1)]).toEqual(['running', 'running']);
+    }
+    const before = memory.load(u32, 0x100);
+    await until(() => memory.load(u32, 0x100) > before);
     await p.stop();
   }, 30_000);
 
