@@ -58,6 +58,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   constants.Set("MAP_ANONYMOUS", MAP_ANONYMOUS);
   constants.Set("MAP_NORESERVE", MAP_NORESERVE);
   constants.Set("MAP_FIXED", MAP_FIXED);
+#ifdef MAP_FIXED_NOREPLACE
+  constants.Set("MAP_FIXED_NOREPLACE", MAP_FIXED_NOREPLACE);
+#else
+  constants.Set("MAP_FIXED_NOREPLACE", 0x100000);
+#endif
+#ifdef MAP_HUGE_SHIFT
+  constants.Set("MAP_HUGE_MASK", 0x3f << MAP_HUGE_SHIFT);
+#else
+  constants.Set("MAP_HUGE_MASK", 0x3f << 26);
+#endif
   constants.Set("MAP_POPULATE", MAP_POPULATE);
   constants.Set("MAP_HUGETLB", MAP_HUGETLB);
   constants.Freeze();

@@ -1,3 +1,20 @@
+import { checkIndex, rangeError, typeError } from './internal/args.js';
+
+/** The default page size of dirty tracking, in bytes. */
+export const DEFAULT_DIRTY_PAGE_SIZE = 4096;
+
+/** What crosses threads for an AtomicBitmap (`toShared()`): the words' buffer and the geometry. */
+export interface SharedBitmap {
+  /** One bit per page, in Int32 words. */
+  readonly words: SharedArrayBuffer;
+  /** One Int32 word: the reset epoch. */
+  readonly epoch: SharedArrayBuffer;
+  /** Bytes of memory covered. */
+  readonly byteSize: number;
+  /** Bytes per bit. */
+  readonly pageSize: number;
+}
+
 /**
  * AtomicBitmap: one bit per page of a mapping, in a SharedArrayBuffer, so every thread that
  * writes the mapping marks the same bitmap (vm-memory's `AtomicBitmap`, shared across threads).
@@ -8,20 +25,6 @@
  * through guestmem's API (the marking functions below explain the ordering per kind of write). Writes through raw views (`MmapRegion.buffer`, `asTypedArray` copies
  * to the raw buffer) are not seen: they bypass the API.
  */
-import { checkIndex, rangeError, typeError } from './internal/args.js';
-
-/** The default page size of dirty tracking, in bytes. */
-export const DEFAULT_DIRTY_PAGE_SIZE = 4096;
-
-/** @internal What crosses threads: the words' buffer and the geometry. */
-export interface SharedBitmap {
-  readonly words: SharedArrayBuffer;
-  /** One Int32 word: the reset epoch. */
-  readonly epoch: SharedArrayBuffer;
-  readonly byteSize: number;
-  readonly pageSize: number;
-}
-
 export class AtomicBitmap {
   /** Size in bytes of the memory the bitmap covers. */
   readonly byteSize: number;
@@ -33,7 +36,7 @@ export class AtomicBitmap {
   readonly words: Int32Array;
   /** @internal log2(pageSize). */
   readonly shift: number;
-  /** @internal [epoch]: bumped after every operation that clears bits (see {@link epoch}). */
+  /** @internal Word `epoch`: bumped after every operation that clears bits (see {@link epoch}). */
   readonly epochWord: Int32Array;
 
   /**

@@ -1,3 +1,7 @@
+import { checkIndex, rangeError, typeError } from './internal/args.js';
+
+const U64_MAX = (1n << 64n) - 1n;
+
 /**
  * FileOffset: a file descriptor and a start offset, the backing of a file-backed mapping.
  *
@@ -8,10 +12,6 @@
  * const fd = fs.openSync('guest.img', 'r+');
  * const region = MmapRegion.fromFile(new FileOffset(fd, 0), 1 << 20);
  */
-import { checkIndex, rangeError, typeError } from './internal/args.js';
-
-const U64_MAX = (1n << 64n) - 1n;
-
 export class FileOffset {
   /** The file descriptor (not owned: the caller closes it). */
   readonly fd: number;

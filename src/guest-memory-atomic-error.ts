@@ -6,9 +6,12 @@ export const GUEST_MEMORY_ATOMIC_ERROR_CODES = [
   'ERR_GUESTMEM_LOCK',
 ] as const;
 
+/** One of GUEST_MEMORY_ATOMIC_ERROR_CODES. */
 export type GuestMemoryAtomicErrorCode = (typeof GUEST_MEMORY_ATOMIC_ERROR_CODES)[number];
 
+/** The error of GuestMemoryAtomic misuse: locking (`code` from GUEST_MEMORY_ATOMIC_ERROR_CODES; docs/errors.md lists them). */
 export class GuestMemoryAtomicError extends Error {
+  /** Why it failed. */
   readonly code: GuestMemoryAtomicErrorCode;
 
   constructor(code: GuestMemoryAtomicErrorCode, message: string) {

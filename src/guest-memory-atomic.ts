@@ -1,3 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
+import { checkTimeout, typeError } from './internal/args.js';
+import { GuestMemoryAtomicError } from './guest-memory-atomic-error.js';
+import { now } from './runtime/clock.js';
+
+// Control words (Int32 indices).
+const VERSION = 0;
+const LOCK = 1;
+const CONTROL_WORDS = 2;
+
+/** The structured-clone-safe form of a GuestMemoryAtomic. */
+export interface SharedGuestMemoryAtomic {
+  /** Tags the descriptor for `GuestMemoryAtomic.fromShared`. */
+  readonly descriptor: 'guestmem.GuestMemoryAtomic';
+  /** Version and lock words, shared by every thread. */
+  readonly control: SharedArrayBuffer;
+  /** Name of the BroadcastChannel new maps travel on. */
+  readonly channel: string;
+  /** Version of `memory` when the descriptor was made. */
+  readonly version: number;
+  /** The map current at that version. */
+  readonly memory: SharedGuestMemory;
+}
+
+interface Update {
+  readonly type: 'update';
+  readonly version: number;
+  readonly memory: SharedGuestMemory;
+}
+interface Request {
+  readonly type: 'request';
+  readonly version: number;
+}
+
 /**
  * GuestMemoryAtomic: a guest memory map that can be replaced (regions hot-plugged or removed)
  * while other threads use it, as vm-memory's `GuestMemoryAtomic` over an `ArcSwap`.
@@ -16,37 +52,6 @@
  * Messages hold the regions' buffers, so a thread that never calls `memory()` keeps removed
  * regions mapped until it does, or until its GuestMemoryAtomic is closed.
  */
-import { randomUUID } from 'node:crypto';
-import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
-import { checkTimeout, typeError } from './internal/args.js';
-import { GuestMemoryAtomicError } from './guest-memory-atomic-error.js';
-import { now } from './runtime/clock.js';
-
-// Control words (Int32 indices).
-const VERSION = 0;
-const LOCK = 1;
-const CONTROL_WORDS = 2;
-
-/** The structured-clone-safe form of a GuestMemoryAtomic. */
-export interface SharedGuestMemoryAtomic {
-  readonly descriptor: 'guestmem.GuestMemoryAtomic';
-  readonly control: SharedArrayBuffer;
-  readonly channel: string;
-  readonly version: number;
-  readonly memory: SharedGuestMemory;
-}
-
-interface Update {
-  readonly type: 'update';
-  readonly version: number;
-  readonly memory: SharedGuestMemory;
-}
-interface Request {
-  readonly type: 'request';
-  readonly version: number;
-}
-
 export class GuestMemoryAtomic {
   readonly #control: Int32Array;
   readonly #name: string;

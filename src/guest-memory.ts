@@ -1,21 +1,3 @@
-/**
- * GuestMemoryMmap: the guest's physical address space, a sorted immutable set of
- * GuestRegionMmaps. Implements `Bytes<number>` with guest addresses: an access that spans
- * adjacent regions is split at the boundary (vm-memory's try_access); a start address in no
- * region throws InvalidGuestAddress; running into a hole after some bytes gives a partial count
- * (or PartialBuffer for the all-or-error methods).
- *
- * Hot path: a scalar access checks the last region used (one compare), then does one
- * typed-array access; other addresses take a binary search. Nothing on that path allocates
- * (except bigint results) or calls native code.
- *
- * Memory model: see VolatileSlice. Atomic operations must lie inside one region.
- *
- * @example
- * const mem = GuestMemoryMmap.fromRanges([[0, 0xa0000], [0x100000, 0x1000000]]);
- * mem.writeObj(u32, 0x12345678, 0x100000);
- * mem.load(u32, 0x100000); // 0x12345678
- */
 import type { Bytes } from './bytes.js';
 import {
   checkFd,
@@ -111,9 +93,17 @@ import { DeviceBus } from './devices/device-bus.js';
 
 /** The structured-clone-safe form of a GuestMemoryMmap (see {@link GuestMemoryMmap.share}). */
 export interface SharedGuestMemory {
+  /** Tags the descriptor for `GuestMemoryMmap.fromShared`. */
   readonly descriptor: 'guestmem.GuestMemoryMmap';
+  /** The register accessors' misalignment policy, carried to the receiving thread. */
   readonly misaligned?: MisalignedPolicy;
-  readonly regions: readonly { readonly guestBase: number; readonly mapping: SharedMapping }[];
+  /** Each region: its guest base and its shared mapping. */
+  readonly regions: readonly {
+    /** Guest-physical base of the region. */
+    readonly guestBase: number;
+    /** Its mapping. */
+    readonly mapping: SharedMapping;
+  }[];
 }
 
 /** What the register accessors do with a misaligned address: throw Misaligned, or split the access into bytes. */
@@ -178,6 +168,24 @@ function checkRangeList(name: string, ranges: unknown, width: number): unknown[]
   return ranges as unknown[][];
 }
 
+/**
+ * GuestMemoryMmap: the guest's physical address space, a sorted immutable set of
+ * GuestRegionMmaps. Implements `Bytes<number>` with guest addresses: an access that spans
+ * adjacent regions is split at the boundary (vm-memory's try_access); a start address in no
+ * region throws InvalidGuestAddress; running into a hole after some bytes gives a partial count
+ * (or PartialBuffer for the all-or-error methods).
+ *
+ * Hot path: a scalar access checks the last region used (one compare), then does one
+ * typed-array access; other addresses take a binary search. Nothing on that path allocates
+ * (except bigint results) or calls native code.
+ *
+ * Memory model: see VolatileSlice. Atomic operations must lie inside one region.
+ *
+ * @example
+ * const mem = GuestMemoryMmap.fromRanges([[0, 0xa0000], [0x100000, 0x1000000]]);
+ * mem.writeObj(u32, 0x12345678, 0x100000);
+ * mem.load(u32, 0x100000); // 0x12345678
+ */
 export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number> {
   /** @internal Regions sorted by start address. */
   readonly regions: readonly GuestRegionMmap[];

@@ -1,3 +1,10 @@
+import { checkIndex, MAX_SAFE, typeError } from './internal/args.js';
+import { hex, invalidGuestRegion } from './internal/errs.js';
+import { ByteWindow, LEVEL_REGION } from './internal/byte-window.js';
+import type { FileOffset } from './file-offset.js';
+import { MmapRegion } from './mmap-region.js';
+import { VolatileSlice } from './volatile-slice.js';
+
 /**
  * GuestRegionMmap: an MmapRegion placed at a guest physical address. Implements
  * `Bytes<number>` with region-relative offsets; a bounds failure is InvalidBackendAddress (as
@@ -8,13 +15,6 @@
  * ram.toRegionAddr(0x100010); // 0x10
  * ram.writeObj(u32, 7, 0x10);
  */
-import { checkIndex, MAX_SAFE, typeError } from './internal/args.js';
-import { hex, invalidGuestRegion } from './internal/errs.js';
-import { ByteWindow, LEVEL_REGION } from './internal/byte-window.js';
-import type { FileOffset } from './file-offset.js';
-import { MmapRegion } from './mmap-region.js';
-import { VolatileSlice } from './volatile-slice.js';
-
 export class GuestRegionMmap extends ByteWindow {
   /** The guest physical address of the region's first byte. */
   readonly startAddr: number;

@@ -23,15 +23,18 @@ export {
   array,
   ValueType,
 } from './types.js';
-export type { ValueOf, WriteValue } from './types.js';
+export type { ValueOf, WriteValue, StructValue, FieldList } from './types.js';
 export { constants } from './constants.js';
 export type { MmapConstants } from './constants.js';
 export { FileOffset } from './file-offset.js';
 export { MmapRegion } from './mmap-region.js';
 export type { MappingOptions, SharedMapping } from './mmap-region.js';
 export { AtomicBitmap, DEFAULT_DIRTY_PAGE_SIZE } from './atomic-bitmap.js';
+export type { SharedBitmap } from './atomic-bitmap.js';
 export { VolatileSlice } from './volatile-slice.js';
 export { VolatileRef, VolatileArrayRef } from './volatile-ref.js';
+export type { ArrayLikeOf } from './volatile-ref.js';
+export type { TypedArray } from './volatile-slice.js';
 export { GuestRegionMmap } from './guest-region.js';
 export { GuestMemoryMmap } from './guest-memory.js';
 export type { SharedGuestMemory, AccessFn, MisalignedPolicy } from './guest-memory.js';

@@ -1,20 +1,5 @@
-/**
- * MmapRegion: one mmap of host memory (anonymous or file-backed), exposed as one
- * SharedArrayBuffer. Implements VolatileMemory (getSlice, getRef, …).
- *
- * Lifetime: the mapping is unmapped by the addon when the last reference to its buffer, in any
- * thread, is gone (V8's backing-store deleter); never earlier, so no view can dangle.
- *
- * Protection: a mapping without PROT_WRITE refuses writes, one without PROT_READ every access,
- * with AccessDenied, so no call can fault the process. (A file truncated by another process
- * after mapping can still raise SIGBUS on access, as for every mmap user.)
- *
- * @example
- * const r = MmapRegion.create(1 << 20);
- * r.asVolatileSlice().writeObj(u32, 1, 0);
- */
 import { fstatSync } from 'node:fs';
-import { checkIndex, checkInt32, typeError } from './internal/args.js';
+import { checkIndex, checkInt32, rangeError, typeError } from './internal/args.js';
 import { GuestMemoryError } from './errors.js';
 import { accessDenied, hex } from './internal/errs.js';
 import { HostMemory } from './internal/host-memory.js';
@@ -27,15 +12,32 @@ import { VolatileSlice } from './volatile-slice.js';
 import type { VolatileArrayRef, VolatileRef } from './volatile-ref.js';
 
 const U64_MAX = (1n << 64n) - 1n;
+const PROT_ALLOWED = constants.PROT_READ | constants.PROT_WRITE | constants.PROT_EXEC;
+/** The mmap flags `build` passes on; MAP_FIXED* are refused as MapFixed, any other bit as a RangeError. */
+const FLAGS_ALLOWED =
+  constants.MAP_SHARED |
+  constants.MAP_PRIVATE |
+  constants.MAP_ANONYMOUS |
+  constants.MAP_NORESERVE |
+  constants.MAP_POPULATE |
+  constants.MAP_HUGETLB |
+  constants.MAP_HUGE_MASK;
 
 /** The structured-clone-safe form of a mapping (see GuestMemoryMmap.share). */
 export interface SharedMapping {
+  /** The mapping itself, shared with the receiving thread (no copy). */
   readonly buffer: SharedArrayBuffer;
+  /** PROT_* of the mapping. */
   readonly prot: number;
+  /** MAP_* of the mapping. */
   readonly flags: number;
+  /** Host virtual address of the mapping. */
   readonly hostAddress: bigint;
+  /** Backing file descriptor, for file mappings. */
   readonly fd?: number;
+  /** Offset of the mapping in its file. */
   readonly start?: number | bigint;
+  /** The dirty-page bitmap, shared too, when the mapping tracks dirty pages. */
   readonly bitmap?: SharedBitmap;
 }
 
@@ -60,6 +62,21 @@ function bitmapFor(size: number, options: MappingOptions | undefined): AtomicBit
 
 const token = Symbol('MmapRegion');
 
+/**
+ * MmapRegion: one mmap of host memory (anonymous or file-backed), exposed as one
+ * SharedArrayBuffer. Implements VolatileMemory (getSlice, getRef, …).
+ *
+ * Lifetime: the mapping is unmapped by the addon when the last reference to its buffer, in any
+ * thread, is gone (V8's backing-store deleter); never earlier, so no view can dangle.
+ *
+ * Protection: a mapping without PROT_WRITE refuses writes, one without PROT_READ every access,
+ * with AccessDenied, so no call can fault the process. (A file truncated by another process
+ * after mapping can still raise SIGBUS on access, as for every mmap user.)
+ *
+ * @example
+ * const r = MmapRegion.create(1 << 20);
+ * r.asVolatileSlice().writeObj(u32, 1, 0);
+ */
 export class MmapRegion {
   /** Size of the mapping in bytes. */
   readonly size: number;
@@ -130,8 +147,11 @@ export class MmapRegion {
   }
 
   /**
-   * A mapping with explicit `prot` and `flags`. Checks, in order: MapFixed (MAP_FIXED is
-   * refused), then with a file InvalidOffsetLength (start + size > 2^64-1) and MappingPastEof
+   * A mapping with explicit `prot` and `flags`. `prot` is PROT_NONE or any of PROT_READ,
+   * PROT_WRITE, PROT_EXEC; `flags` may hold only MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS,
+   * MAP_NORESERVE, MAP_POPULATE, MAP_HUGETLB and the huge-page size bits (MAP_HUGE_MASK); other
+   * bits are a RangeError (ERR_OUT_OF_RANGE). Checks, in order: MapFixed (MAP_FIXED and
+   * MAP_FIXED_NOREPLACE are refused), then with a file InvalidOffsetLength (start + size > 2^64-1) and MappingPastEof
    * (start + size > file length), then mmap itself (Mmap with `errno`, e.g. EINVAL for an
    * offset that is not page aligned).
    */
@@ -148,8 +168,18 @@ export class MmapRegion {
     checkIndex('size', size);
     checkInt32('prot', prot);
     checkInt32('flags', flags);
-    if ((flags & constants.MAP_FIXED) !== 0) {
-      throw new GuestMemoryError('MapFixed', 'the forbidden MAP_FIXED flag was specified');
+    if ((flags & (constants.MAP_FIXED | constants.MAP_FIXED_NOREPLACE)) !== 0) {
+      throw new GuestMemoryError('MapFixed', 'the forbidden MAP_FIXED (or MAP_FIXED_NOREPLACE) flag was specified');
+    }
+    if ((prot & ~PROT_ALLOWED) !== 0) {
+      throw rangeError('prot', 'PROT_NONE or a combination of PROT_READ, PROT_WRITE and PROT_EXEC', prot);
+    }
+    if ((flags & ~FLAGS_ALLOWED) !== 0) {
+      throw rangeError(
+        'flags',
+        'a combination of MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_POPULATE, MAP_HUGETLB and MAP_HUGE_* sizes',
+        flags,
+      );
     }
     let fd = -1;
     let start = 0n;

@@ -10,9 +10,12 @@ export const SNAPSHOT_ERROR_CODES = [
   'ERR_SNAPSHOT_UNTRACKED',
 ] as const;
 
+/** One of SNAPSHOT_ERROR_CODES. */
 export type SnapshotErrorCode = (typeof SNAPSHOT_ERROR_CODES)[number];
 
+/** A snapshot that cannot be saved, read or applied (`code` from SNAPSHOT_ERROR_CODES; docs/errors.md lists them). I/O and memory failures underneath stay GuestMemoryErrors. */
 export class SnapshotError extends Error {
+  /** Why it failed. */
   readonly code: SnapshotErrorCode;
 
   constructor(code: SnapshotErrorCode, message: string, options?: { cause?: unknown }) {

@@ -25,16 +25,26 @@ const IO_PIECE = 8 << 20;
 
 /** What a snapshot file describes. */
 export interface SnapshotHeader {
+  /** 'full': every byte of every region; 'incremental': the pages dirtied since the previous save. */
   readonly mode: 'full' | 'incremental';
+  /** Dirty page size of the records (incremental) or of the memory (full). */
   readonly pageSize: number;
-  readonly regions: readonly { readonly base: number; readonly size: number }[];
+  /** Guest base and size of each region, in address order. */
+  readonly regions: readonly {
+    /** Guest-physical base. */
+    readonly base: number;
+    /** Bytes. */
+    readonly size: number;
+  }[];
 }
 
+/** Options of loadSnapshot and applySnapshot (and, through SaveOptions, saveSnapshot). */
 export interface SnapshotOptions {
   /** Called between chunks with bytes done and bytes in all. */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/** Options of saveSnapshot. */
 export interface SaveOptions extends SnapshotOptions {
   /**
    * Save only the pages written since the last save (every region must track dirty pages).
@@ -48,9 +58,11 @@ export interface SaveOptions extends SnapshotOptions {
 
 /** What a save or load did. */
 export interface SnapshotInfo {
+  /** Which kind of snapshot was written or read. */
   readonly mode: 'full' | 'incremental';
   /** Guest bytes written or read. */
   readonly bytes: number;
+  /** Number of regions covered. */
   readonly regions: number;
 }
 

@@ -1,26 +1,3 @@
-/**
- * TranslationCache: what an interpreter asks once per page (or once per region) instead of once
- * per guest access. `lookup(addr, write)` returns a {@link Translation}: the typed-array views
- * over the RAM that holds `addr` and the run [start, end) they may be used for, so the
- * interpreter's own loop does `t.u32[(a + t.offset) >>> 2]` for every `a` in the run: a plain
- * typed-array access, exactly what hand-made views cost.
- *
- * Validity: translations stay valid until {@link TranslationCache.valid} turns false, which
- * happens when the GuestMemoryAtomic the cache follows publishes a new map (a region may have
- * been removed) or when a dirty bitmap whose pages the cache marked was reset. `valid()` costs
- * one atomic load, plus one per dirty-tracked region written through; check it at block
- * boundaries or checkpoints, then `flush()` and look up again.
- *
- * Protection: a read translation is refused (null) for PROT_NONE regions and a write
- * translation for read-only ones; a read-only region still gets read translations.
- *
- * Dirty tracking: a write translation of a region that tracks dirty pages covers one dirty page
- * and marks it when it is handed out (a locked or, once per lookup). A write made through it
- * after a collection reset that page lands in the following collection: the reset bumps the
- * bitmap's epoch, `valid()` turns false, and the re-lookup marks the page again. So the
- * holder must run `valid()` between two collections (a vCPU paused for a snapshot has). Cost:
- * one lookup per dirty page written per epoch instead of one per region.
- */
 import { GuestMemoryAtomic } from './guest-memory-atomic.js';
 import { GuestMemoryMmap } from './guest-memory.js';
 import type { GuestRegionMmap } from './guest-region.js';
@@ -38,15 +15,25 @@ export class Translation {
   readonly offset: number;
   /** Whether the views may be written (a write translation). */
   readonly writable: boolean;
+  /** Views over the whole first 4 GiB chunk of the region: index with `(a + offset)` scaled to the element size, for `a` in [start, end). */
   readonly u8: Uint8Array;
+  /** Signed bytes; see `u8`. */
   readonly i8: Int8Array;
+  /** Index `(a + offset) >>> 1`. */
   readonly u16: Uint16Array;
+  /** Index `(a + offset) >>> 1`. */
   readonly i16: Int16Array;
+  /** Index `(a + offset) >>> 2`. */
   readonly u32: Uint32Array;
+  /** Index `(a + offset) >>> 2`. */
   readonly i32: Int32Array;
+  /** Index `(a + offset) / 8`. */
   readonly u64: BigUint64Array;
+  /** Index `(a + offset) / 8`. */
   readonly i64: BigInt64Array;
+  /** Index `(a + offset) >>> 2`. */
   readonly f32: Float32Array;
+  /** Index `(a + offset) / 8`. */
   readonly f64: Float64Array;
   /** A DataView over the same bytes, for unaligned accesses (index `a + offset` too). */
   readonly dv: DataView;
@@ -72,6 +59,7 @@ export class Translation {
   }
 }
 
+/** Options of `new TranslationCache(memory, options)`. */
 export interface TranslationCacheOptions {
   /**
    * Largest run a write translation covers in a region without dirty tracking (bytes, a power
@@ -81,6 +69,29 @@ export interface TranslationCacheOptions {
   readonly writeRun?: number;
 }
 
+/**
+ * TranslationCache: what an interpreter asks once per page (or once per region) instead of once
+ * per guest access. `lookup(addr, write)` returns a {@link Translation}: the typed-array views
+ * over the RAM that holds `addr` and the run [start, end) they may be used for, so the
+ * interpreter's own loop does `t.u32[(a + t.offset) >>> 2]` for every `a` in the run: a plain
+ * typed-array access, exactly what hand-made views cost.
+ *
+ * Validity: translations stay valid until {@link TranslationCache.valid} turns false, which
+ * happens when the GuestMemoryAtomic the cache follows publishes a new map (a region may have
+ * been removed) or when a dirty bitmap whose pages the cache marked was reset. `valid()` costs
+ * one atomic load, plus one per dirty-tracked region written through; check it at block
+ * boundaries or checkpoints, then `flush()` and look up again.
+ *
+ * Protection: a read translation is refused (null) for PROT_NONE regions and a write
+ * translation for read-only ones; a read-only region still gets read translations.
+ *
+ * Dirty tracking: a write translation of a region that tracks dirty pages covers one dirty page
+ * and marks it when it is handed out (a locked or, once per lookup). A write made through it
+ * after a collection reset that page lands in the following collection: the reset bumps the
+ * bitmap's epoch, `valid()` turns false, and the re-lookup marks the page again. So the
+ * holder must run `valid()` between two collections (a vCPU paused for a snapshot has). Cost:
+ * one lookup per dirty page written per epoch instead of one per region.
+ */
 export class TranslationCache {
   readonly #atomic: GuestMemoryAtomic | null;
   #memory: GuestMemoryMmap;

@@ -46,8 +46,11 @@ interface Field {
 
 /** A ByteValued type: `size` and `align` in bytes, plus how to encode and decode its values. */
 export class ValueType<T> {
+  /** The type's name as errors and `toString` show it: 'u32', 'le16', or the struct/array's own. */
   readonly name: string;
+  /** Size in bytes. */
   readonly size: number;
+  /** Natural alignment in bytes (the largest member alignment for structs; 1 for packed). */
   readonly align: number;
   /** @internal Scalar code (S_*), or S_COMPOSITE. */
   readonly scalar: number;
@@ -252,21 +255,37 @@ function makeScalar<T>(name: string, size: number, scalar: number, little = HOST
   return new ValueType<T>(name, size, size, scalar, little, Form.Scalar, [], null, 1);
 }
 
+/** Unsigned 8-bit integer (number). */
 export const u8 = makeScalar<number>('u8', 1, S_U8);
+/** Signed 8-bit integer (number). */
 export const i8 = makeScalar<number>('i8', 1, S_I8);
+/** Unsigned 16-bit integer in host byte order (number). */
 export const u16 = makeScalar<number>('u16', 2, S_U16);
+/** Signed 16-bit integer in host byte order (number). */
 export const i16 = makeScalar<number>('i16', 2, S_I16);
+/** Unsigned 32-bit integer in host byte order (number, 0 … 2^32-1). */
 export const u32 = makeScalar<number>('u32', 4, S_U32);
+/** Signed 32-bit integer in host byte order (number); waitable. */
 export const i32 = makeScalar<number>('i32', 4, S_I32);
+/** Unsigned 64-bit integer in host byte order (bigint). */
 export const u64 = makeScalar<bigint>('u64', 8, S_U64);
+/** Signed 64-bit integer in host byte order (bigint); waitable. */
 export const i64 = makeScalar<bigint>('i64', 8, S_I64);
+/** 32-bit IEEE float (number); not atomic: `load`/`store` refuse it, `readObj`/`writeObj` take it. */
 export const f32 = makeScalar<number>('f32', 4, S_F32);
+/** 64-bit IEEE float (number); not atomic. */
 export const f64 = makeScalar<number>('f64', 8, S_F64);
+/** Little-endian 16-bit unsigned (virtio and device registers); atomic on a little-endian host. */
 export const le16 = makeScalar<number>('le16', 2, S_U16, true);
+/** Little-endian 32-bit unsigned; atomic on a little-endian host. */
 export const le32 = makeScalar<number>('le32', 4, S_U32, true);
+/** Little-endian 64-bit unsigned (bigint); atomic on a little-endian host. */
 export const le64 = makeScalar<bigint>('le64', 8, S_U64, true);
+/** Big-endian 16-bit unsigned; not atomic on a little-endian host (the TypeError names host byte order). */
 export const be16 = makeScalar<number>('be16', 2, S_U16, false);
+/** Big-endian 32-bit unsigned; not atomic on a little-endian host. */
 export const be32 = makeScalar<number>('be32', 4, S_U32, false);
+/** Big-endian 64-bit unsigned (bigint); not atomic on a little-endian host. */
 export const be64 = makeScalar<bigint>('be64', 8, S_U64, false);
 
 /**
@@ -277,8 +296,10 @@ export type WriteValue<T> = T | (T extends readonly (infer E)[] ? ArrayLike<E> :
 
 /** The JavaScript value of a ByteValued type. */
 export type ValueOf<V> = V extends ValueType<infer T> ? T : never;
-type FieldList = readonly (readonly [string, ValueType<unknown>])[];
-type StructValue<F extends FieldList> = { [E in F[number] as E[0]]: ValueOf<E[1]> };
+/** The fields of a struct: `[name, type]` pairs in declaration order. */
+export type FieldList = readonly (readonly [string, ValueType<unknown>])[];
+/** The object a struct of fields F reads as and is written from. */
+export type StructValue<F extends FieldList> = { [E in F[number] as E[0]]: ValueOf<E[1]> };
 
 export function isValueType(value: unknown): value is ValueType<unknown> {
   return value instanceof ValueType;

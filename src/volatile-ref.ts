@@ -17,11 +17,19 @@ import { copyIn, copyView, type HostMemory } from './internal/host-memory.js';
 import { S_COMPOSITE, type ValueType, type WriteValue } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
 
+/**
+ * A typed reference to one value of `type` in a mapping: `load`/`store` (one tear-free atomic access when aligned), `readObj`/`writeObj`. Made by `getRef`.
+ *
+ * @example
+ * const counter = slice.getRef(u32, 0);
+ * counter.store(counter.load() + 1);
+ */
 export class VolatileRef<T> {
   /** @internal */
   readonly hm: HostMemory;
   /** @internal */
   readonly abs: number;
+  /** The value type of the referenced memory. */
   readonly type: ValueType<T>;
 
   /** @internal Refs come from `getRef`. */
@@ -53,7 +61,8 @@ export class VolatileRef<T> {
   }
 }
 
-type ArrayLikeOf<T> = ArrayLike<T> & { [i: number]: T };
+/** An indexable array-like of T (a plain array or a typed array). */
+export type ArrayLikeOf<T> = ArrayLike<T> & { [i: number]: T };
 
 function isTypedArray(value: unknown): value is ArrayBufferView & { length: number; BYTES_PER_ELEMENT: number } {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
@@ -73,11 +82,19 @@ const TYPED_FOR_KIND: Record<number, string> = {
   9: 'Float64Array',
 };
 
+/**
+ * A typed reference to `length` consecutive values of `type`: per-element `load`/`store`, bulk `copyTo`/`copyFrom`. Made by `getArrayRef`.
+ *
+ * @example
+ * const ring = slice.getArrayRef(u16, 0x100, 64);
+ * ring.store(3, 0xffff);
+ */
 export class VolatileArrayRef<T> {
   /** @internal */
   readonly hm: HostMemory;
   /** @internal */
   readonly abs: number;
+  /** The value type of each element. */
   readonly type: ValueType<T>;
   /** Number of elements. */
   readonly len: number;

@@ -1,19 +1,3 @@
-/**
- * VolatileSlice: a bounds-checked window of a mapping, with `Bytes<number>` at slice-relative
- * offsets. Slices are cheap views (no copy); they keep their mapping alive.
- *
- * Memory model: naturally aligned 1/2/4/8-byte scalar accesses (`load`/`store`, `readObj`/
- * `writeObj` of a scalar, refs) are single tear-free volatile accesses through Atomics; bulk
- * copies, unaligned scalars and structs may tear.
- *
- * Bounds rule: [offset, offset + count) is valid iff offset + count <= len (a zero-length range
- * at len is valid); otherwise OutOfBounds { addr: offset + count }, or Overflow past 2^53-1.
- *
- * @example
- * const s = region.getSlice(0x100, 0x40);
- * s.writeObj(u32, 0xdeadbeef, 0);
- * const [head, tail] = s.splitAt(0x10);
- */
 import { checkIndex, typeError } from './internal/args.js';
 import { outOfBounds, tooBig } from './internal/errs.js';
 import { ByteWindow, LEVEL_SLICE } from './internal/byte-window.js';
@@ -22,7 +6,8 @@ import { copyBetween, copyView, type HostMemory } from './internal/host-memory.j
 import type { ValueType } from './types.js';
 import { VolatileArrayRef, VolatileRef } from './volatile-ref.js';
 
-type TypedArray =
+/** Any integer or float typed array (what the bulk copy methods take). */
+export type TypedArray =
   | Uint8Array
   | Uint8ClampedArray
   | Int8Array
@@ -40,6 +25,22 @@ function checkTypedArray(name: string, value: unknown): TypedArray {
   return value as TypedArray;
 }
 
+/**
+ * VolatileSlice: a bounds-checked window of a mapping, with `Bytes<number>` at slice-relative
+ * offsets. Slices are cheap views (no copy); they keep their mapping alive.
+ *
+ * Memory model: naturally aligned 1/2/4/8-byte scalar accesses (`load`/`store`, `readObj`/
+ * `writeObj` of a scalar, refs) are single tear-free volatile accesses through Atomics; bulk
+ * copies, unaligned scalars and structs may tear.
+ *
+ * Bounds rule: [offset, offset + count) is valid iff offset + count <= len (a zero-length range
+ * at len is valid); otherwise OutOfBounds { addr: offset + count }, or Overflow past 2^53-1.
+ *
+ * @example
+ * const s = region.getSlice(0x100, 0x40);
+ * s.writeObj(u32, 0xdeadbeef, 0);
+ * const [head, tail] = s.splitAt(0x10);
+ */
 export class VolatileSlice extends ByteWindow {
   /** @internal Slices come from `getSlice`/`asVolatileSlice` of a mapping, region or memory. */
   constructor(hm: HostMemory, base: number, len: number) {

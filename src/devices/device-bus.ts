@@ -1,20 +1,3 @@
-/**
- * DeviceBus: devices on guest-physical ranges (after rust-vmm vm-device's Bus), looked up like
- * regions (the last device hit, then a binary search over sorted bases) and dispatched as
- * `read(offset, size)` / `write(offset, size, value)` with the offset inside the device.
- *
- * A bus is per thread, like GuestMemoryMmap: each vCPU builds one over the same layout. Where a
- * device runs is chosen per device:
- *   - in-vCPU (`register(base, size, device)`): the handler runs in the accessing vCPU's
- *     thread, over state the device keeps in shared memory, so every vCPU sees one device
- *     (interrupt controllers, timers);
- *   - exit (`registerExit(base, size, port)`): the access leaves the vCPU through its
- *     MmioExitPort, like a KVM MMIO exit, and a device thread answers it (see mmio-exit.ts).
- *
- * Values: accesses of 1, 2 and 4 bytes carry a number (the low `8 * size` bits, unsigned on
- * reads); 8-byte accesses call `read64`/`write64` with a bigint when the device has them, and
- * are otherwise split into two 4-byte accesses (low word first), as a 32-bit bus would.
- */
 import { checkIndex, rangeError, typeError } from '../internal/args.js';
 import { DeviceError } from './device-error.js';
 import type { MmioExitPort } from './mmio-exit.js';
@@ -33,9 +16,13 @@ export interface MmioDevice {
 
 /** One registered device. */
 export interface BusEntry {
+  /** Guest-physical base of the device range. */
   readonly base: number;
+  /** Length of the range in bytes. */
   readonly size: number;
+  /** The device's name (for errors and stats). */
   readonly name: string;
+  /** The handler (in-vCPU) or the exit forwarder. */
   readonly device: MmioDevice;
   /** 'vcpu' for in-vCPU handlers, 'exit' for devices served by a device thread. */
   readonly placement: 'vcpu' | 'exit';
@@ -52,12 +39,34 @@ const NONE: BusEntry = Object.freeze({
   },
 });
 
+/**
+ * DeviceBus: devices on guest-physical ranges (after rust-vmm vm-device's Bus), looked up like
+ * regions (the last device hit, then a binary search over sorted bases) and dispatched as
+ * `read(offset, size)` / `write(offset, size, value)` with the offset inside the device.
+ *
+ * A bus is per thread, like GuestMemoryMmap: each vCPU builds one over the same layout. Where a
+ * device runs is chosen per device:
+ *   - in-vCPU (`register(base, size, device)`): the handler runs in the accessing vCPU's
+ *     thread, over state the device keeps in shared memory, so every vCPU sees one device
+ *     (interrupt controllers, timers);
+ *   - exit (`registerExit(base, size, port)`): the access leaves the vCPU through its
+ *     MmioExitPort, like a KVM MMIO exit, and a device thread answers it (see mmio-exit.ts).
+ *
+ * Values: accesses of 1, 2 and 4 bytes carry a number (the low `8 * size` bits, unsigned on
+ * reads); 8-byte accesses call `read64`/`write64` with a bigint when the device has them, and
+ * are otherwise split into two 4-byte accesses (low word first), as a 32-bit bus would.
+ */
 export class DeviceBus {
   #entries: BusEntry[] = [];
   #bases: number[] = [];
   #hot: BusEntry = NONE;
   /** Accesses dispatched, by placement (statistics). */
-  readonly stats = { vcpu: 0, exit: 0 };
+  readonly stats = {
+    /** Accesses dispatched to in-vCPU handlers. */
+    vcpu: 0,
+    /** Accesses forwarded as MMIO exits. */
+    exit: 0,
+  };
 
   /** The registered devices in address order. */
   get devices(): readonly BusEntry[] {

@@ -14,9 +14,12 @@ export const DEVICE_ERROR_CODES = [
   'ERR_DEVICE_STOPPED',
 ] as const;
 
+/** One of DEVICE_ERROR_CODES. */
 export type DeviceErrorCode = (typeof DEVICE_ERROR_CODES)[number];
 
+/** A bus registration or device access that failed (`code` from DEVICE_ERROR_CODES; docs/errors.md lists them). */
 export class DeviceError extends Error {
+  /** Why it failed. */
   readonly code: DeviceErrorCode;
   /** The guest-physical address of the access, when there is one. */
   readonly addr: number | undefined;

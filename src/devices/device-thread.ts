@@ -1,3 +1,19 @@
+import { rangeError, typeError, checkIrqLine } from '../internal/args.js';
+import { ControlRecord, RECORD_WORDS } from '../runtime/control.js';
+import { MmioExitServer, mmioExitsBytes } from './mmio-exit.js';
+
+/** The structured-clone-safe form of a pool's device side. */
+export interface SharedDeviceChannel {
+  /** Tags the descriptor for `DeviceThread.fromShared`. */
+  readonly descriptor: 'guestmem.DeviceChannel';
+  /** Number of the pool's vCPUs. */
+  readonly vcpus: number;
+  /** The MMIO exit mailboxes. */
+  readonly mmio: SharedArrayBuffer;
+  /** The pool's control block (interrupts, kicks). */
+  readonly control: SharedArrayBuffer;
+}
+
 /**
  * DeviceThread: everything a device thread other than the pool's main thread (an I/O worker you
  * start) needs to serve a VcpuPool's MMIO exits and interrupt its vCPUs, rebuilt from the
@@ -8,19 +24,8 @@
  * const dev = DeviceThread.fromShared(workerData);
  * dev.server.serveBlocking(myBus, () => stopped);
  */
-import { rangeError, typeError, checkIrqLine } from '../internal/args.js';
-import { ControlRecord, RECORD_WORDS } from '../runtime/control.js';
-import { MmioExitServer, mmioExitsBytes } from './mmio-exit.js';
-
-/** The structured-clone-safe form of a pool's device side. */
-export interface SharedDeviceChannel {
-  readonly descriptor: 'guestmem.DeviceChannel';
-  readonly vcpus: number;
-  readonly mmio: SharedArrayBuffer;
-  readonly control: SharedArrayBuffer;
-}
-
 export class DeviceThread {
+  /** Number of the pool's vCPUs. */
   readonly vcpus: number;
   /** Answers the vCPUs' MMIO exits. */
   readonly server: MmioExitServer;

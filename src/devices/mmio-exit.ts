@@ -124,10 +124,13 @@ export class MmioExitPort {
 
 /** One request as the device thread's handler sees it. */
 export interface MmioRequest {
+  /** The vCPU that made the access. */
   readonly vcpu: number;
+  /** Guest-physical address accessed. */
   readonly addr: number;
   /** 1, 2, 4 or 8. */
   readonly size: number;
+  /** A write (true) or a read. */
   readonly write: boolean;
   /** The value written (1-4 bytes; 0 for reads). */
   readonly value: number;
@@ -163,6 +166,7 @@ export function busHandler(bus: DeviceBus): MmioHandler {
 /** The device-thread side: answers every vCPU's exits. */
 export class MmioExitServer {
   readonly #w: Int32Array;
+  /** Number of vCPU mailboxes served. */
   readonly vcpus: number;
   /** Requests answered (statistics). */
   served = 0;

@@ -22,6 +22,7 @@ export interface LoadedSegment {
   readonly addr: number;
   /** Bytes in guest memory (p_memsz); the tail past `fileSize` was zeroed. */
   readonly size: number;
+  /** Bytes taken from the file (p_filesz). */
   readonly fileSize: number;
   /** PF_X = 1, PF_W = 2, PF_R = 4. */
   readonly flags: number;
@@ -33,17 +34,28 @@ export interface LoadedElf {
   readonly class: 32 | 64;
   /** e_machine (243 = RISC-V, 62 = x86-64, 183 = AArch64, …). */
   readonly machine: number;
+  /** Entry point (e_entry), a guest address. */
   readonly entry: number;
+  /** The PT_LOAD segments, in file order. */
   readonly segments: readonly LoadedSegment[];
   /** Named symbols of .symtab (value = address), empty if the file is stripped. */
   readonly symbols: ReadonlyMap<string, number>;
   /** Lowest and one past the highest loaded guest address. */
   readonly low: number;
+  /** One past the highest loaded address (bss included). */
   readonly high: number;
 }
 
 /** Where the image comes from: an open file descriptor, or its bytes. */
-export type ImageSource = { readonly fd: number } | { readonly bytes: Uint8Array };
+export type ImageSource =
+  | {
+      /** An open file descriptor, read with pread(2) from offset 0 (its file position is not used). */
+      readonly fd: number;
+    }
+  | {
+      /** The image's bytes. */
+      readonly bytes: Uint8Array;
+    };
 
 interface Source {
   size: number;
@@ -222,7 +234,16 @@ function readSymbols(
  * an fd (pread from offset 0) or bytes. Throws LoaderError ERR_LOADER_OUTSIDE_RAM before writing.
  * @example loadRaw(mem, { fd }, 0x8020_0000)
  */
-export function loadRaw(mem: GuestMemoryMmap, source: ImageSource, addr: number): { addr: number; size: number } {
+export function loadRaw(
+  mem: GuestMemoryMmap,
+  source: ImageSource,
+  addr: number,
+): {
+  /** Where the image was placed. */
+  addr: number;
+  /** Its length in bytes. */
+  size: number;
+} {
   const src = openSource(source);
   checkIndex('addr', addr);
   if (src.size > 0 && !mem.checkRange(addr, src.size))

@@ -12,9 +12,12 @@ export const LOADER_ERROR_CODES = [
   'ERR_LOADER_OVERLAP',
 ] as const;
 
+/** One of LOADER_ERROR_CODES. */
 export type LoaderErrorCode = (typeof LOADER_ERROR_CODES)[number];
 
+/** An image that cannot be loaded (`code` from LOADER_ERROR_CODES; docs/errors.md lists them). Nothing is written to guest memory before the whole image was checked. */
 export class LoaderError extends Error {
+  /** Why it failed. */
   readonly code: LoaderErrorCode;
 
   constructor(code: LoaderErrorCode, message: string, options?: { cause?: unknown }) {

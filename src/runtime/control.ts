@@ -38,8 +38,9 @@ export const RunState = {
   FAILED: 5,
 } as const;
 
-export const STATE_NAMES = ['idle', 'starting', 'running', 'parked', 'done', 'failed'] as const;
-export type VcpuState = (typeof STATE_NAMES)[number];
+export const STATE_NAMES: readonly VcpuState[] = ['idle', 'starting', 'running', 'parked', 'done', 'failed'];
+/** A vCPU's run state as `pool.state(id)` reports it: 'idle', 'starting', 'running', 'parked' (paused at a checkpoint), 'done' or 'failed'. */
+export type VcpuState = 'idle' | 'starting' | 'running' | 'parked' | 'done' | 'failed';
 
 /** One vCPU's record. Every method is a few Atomics on the record's own words. */
 export class ControlRecord {

@@ -14,6 +14,7 @@ import { VcpuPoolError } from './vcpu-error.js';
 /** The most vCPUs one pool runs (each is a thread; the control block has a record per vCPU). */
 export const MAX_VCPUS = 1024;
 
+/** Options of `new VcpuPool(options)`. */
 export interface VcpuPoolOptions {
   /** The guest memory every vCPU sees (a GuestMemoryAtomic makes hot-plug visible to them). */
   readonly memory: GuestMemoryMmap | GuestMemoryAtomic;

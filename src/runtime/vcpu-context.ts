@@ -42,6 +42,7 @@ export interface VcpuContextInit {
   readonly rpc: MessagePort;
 }
 
+/** What a vCPU function gets as `ctx`: its id, the guest memory, the pool's control words (stop, pause, interrupts, kicks), timers, its state block, its MMIO exit port and RPC exposure. Built by the worker; user code never constructs one. */
 export class VcpuContext {
   /** This vCPU's index, 0-based. */
   readonly id: number;

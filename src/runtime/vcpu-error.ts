@@ -30,6 +30,7 @@ export const VCPU_POOL_ERROR_CODES = [
   'ERR_VCPU_TERMINATED',
 ] as const;
 
+/** One of VCPU_POOL_ERROR_CODES. */
 export type VcpuPoolErrorCode = (typeof VCPU_POOL_ERROR_CODES)[number];
 
 /** Why a vCPU failed. */
@@ -38,7 +39,9 @@ export type VcpuErrorCode = Extract<
   'ERR_VCPU_MODULE' | 'ERR_VCPU_FAILED' | 'ERR_VCPU_ABORTED' | 'ERR_VCPU_TERMINATED'
 >;
 
+/** A failure of the pool or of its vCPU side that is not a memory operation: misuse, timeouts, missing modules (`code` from VCPU_POOL_ERROR_CODES; docs/errors.md lists them). */
 export class VcpuPoolError extends Error {
+  /** Why it failed. */
   readonly code: VcpuPoolErrorCode;
 
   constructor(code: VcpuPoolErrorCode, message: string, options?: { cause?: unknown }) {
@@ -48,6 +51,7 @@ export class VcpuPoolError extends Error {
   }
 }
 
+/** The failure of one vCPU: `vcpu` is its id, `cause` the error it threw (ERR_VCPU_FAILED), or why its thread is gone (ERR_VCPU_ABORTED, ERR_VCPU_TERMINATED, ERR_VCPU_MODULE). */
 export class VcpuError extends VcpuPoolError {
   /** The failed vCPU's id. */
   readonly vcpu: number;

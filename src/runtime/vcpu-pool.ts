@@ -1,18 +1,3 @@
-/**
- * VcpuPool: long-running vCPU workers (one piscina task per vCPU, each on its own thread) over
- * one guest memory, controlled through a shared control block (control.ts) and inspected
- * through comlink.
- *
- * Threads: the vCPU threads are started with the pool (minThreads = maxThreads), so `start()`
- * costs a task post and a module import, not a thread spawn; memory goes to them as a `share()`
- * descriptor, so a 16 GiB map starts as fast as a 1 MiB one. Jobs (`run()`) get their own
- * piscina pool, started on first use, so they never queue behind the vCPUs.
- *
- * Faults: a vCPU's result travels back as data (workers/vcpu-worker.ts), a dead or killed thread
- * as a piscina rejection; either way the vCPU's failure is a VcpuError, emitted as 'error'
- * (when someone listens) and thrown by `stop()`. The other vCPUs and the memory are untouched:
- * the mapping lives as long as any thread still references it.
- */
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -87,6 +72,21 @@ const poolError = (code: VcpuPoolErrorCode, message: string): VcpuPoolError =>
 /** piscina rejects an aborted task with its AbortError. */
 const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
 
+/**
+ * VcpuPool: long-running vCPU workers (one piscina task per vCPU, each on its own thread) over
+ * one guest memory, controlled through a shared control block (control.ts) and inspected
+ * through comlink.
+ *
+ * Threads: the vCPU threads are started with the pool (minThreads = maxThreads), so `start()`
+ * costs a task post and a module import, not a thread spawn; memory goes to them as a `share()`
+ * descriptor, so a 16 GiB map starts as fast as a 1 MiB one. Jobs (`run()`) get their own
+ * piscina pool, started on first use, so they never queue behind the vCPUs.
+ *
+ * Faults: a vCPU's result travels back as data (workers/vcpu-worker.ts), a dead or killed thread
+ * as a piscina rejection; either way the vCPU's failure is a VcpuError, emitted as 'error'
+ * (when someone listens) and thrown by `stop()`. The other vCPUs and the memory are untouched:
+ * the mapping lives as long as any thread still references it.
+ */
 export class VcpuPool extends EventEmitter {
   /** Number of vCPUs. */
   readonly vcpus: number;
@@ -427,6 +427,7 @@ export class VcpuPool extends EventEmitter {
     await Promise.all([this.#piscina.destroy(), this.#jobs?.destroy()]);
   }
 
+  /** `await using pool = new VcpuPool(…)`: closes the pool (as `close()`) when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -1,3 +1,50 @@
+import type { GuestMemoryMmap } from '../guest-memory.js';
+import { le16, le32, le64 } from '../types.js';
+import { VirtioError } from './virtio-error.js';
+
+/** Descriptor flag: the chain continues at `next`. */
+export const VIRTQ_DESC_F_NEXT = 1;
+/** Descriptor flag: the buffer is written by the device. */
+export const VIRTQ_DESC_F_WRITE = 2;
+/** Descriptor flag: the buffer is a table of descriptors. */
+export const VIRTQ_DESC_F_INDIRECT = 4;
+/** Available-ring flag: the driver asks for no notifications (without EVENT_IDX). */
+export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
+/** Used-ring flag: the device asks the driver not to notify it. */
+export const VIRTQ_USED_F_NO_NOTIFY = 1;
+
+/** One buffer of a chain. */
+export interface Descriptor {
+  /** Guest-physical address of the buffer. */
+  readonly addr: number;
+  /** Length of the buffer in bytes. */
+  readonly len: number;
+  /** Device-writable (VIRTQ_DESC_F_WRITE). */
+  readonly write: boolean;
+}
+
+/** One chain popped from the available ring. */
+export interface DescriptorChain {
+  /** The head descriptor index: what `addUsed` takes. */
+  readonly head: number;
+  /** The buffers in chain order (indirect tables expanded). */
+  readonly descriptors: readonly Descriptor[];
+}
+
+/** Where a queue lives and how it was negotiated: what the driver wrote to the transport. */
+export interface SplitQueueConfig {
+  /** Queue size (a power of two, 1 … 32768). */
+  readonly size: number;
+  /** Guest-physical addresses of the descriptor table (16-aligned), available ring (2-aligned), used ring (4-aligned). */
+  readonly desc: number;
+  /** Guest-physical address of the available ring. */
+  readonly avail: number;
+  /** Guest-physical address of the used ring. */
+  readonly used: number;
+  /** VIRTIO_F_EVENT_IDX negotiated (used_event / avail_event fields). */
+  readonly eventIdx?: boolean;
+}
+
 /**
  * A split virtqueue (virtio 1.x, "Split Virtqueues") over guest memory, device side, after
  * rust-vmm's virtio-queue: pop available descriptor chains (direct and indirect), return them
@@ -16,44 +63,8 @@
  * suppression fields only after that store. The same holds for drivers on other vCPU threads,
  * since every vCPU reaches memory through the same SharedArrayBuffers.
  */
-import type { GuestMemoryMmap } from '../guest-memory.js';
-import { le16, le32, le64 } from '../types.js';
-import { VirtioError } from './virtio-error.js';
-
-export const VIRTQ_DESC_F_NEXT = 1;
-export const VIRTQ_DESC_F_WRITE = 2;
-export const VIRTQ_DESC_F_INDIRECT = 4;
-export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
-export const VIRTQ_USED_F_NO_NOTIFY = 1;
-
-/** One buffer of a chain. */
-export interface Descriptor {
-  /** Guest-physical address of the buffer. */
-  readonly addr: number;
-  readonly len: number;
-  /** Device-writable (VIRTQ_DESC_F_WRITE). */
-  readonly write: boolean;
-}
-
-/** One chain popped from the available ring. */
-export interface DescriptorChain {
-  /** The head descriptor index: what `addUsed` takes. */
-  readonly head: number;
-  readonly descriptors: readonly Descriptor[];
-}
-
-export interface SplitQueueConfig {
-  /** Queue size (a power of two, 1 … 32768). */
-  readonly size: number;
-  /** Guest-physical addresses of the descriptor table (16-aligned), available ring (2-aligned), used ring (4-aligned). */
-  readonly desc: number;
-  readonly avail: number;
-  readonly used: number;
-  /** VIRTIO_F_EVENT_IDX negotiated (used_event / avail_event fields). */
-  readonly eventIdx?: boolean;
-}
-
 export class SplitQueue {
+  /** Queue size (entries per ring). */
   readonly size: number;
   readonly #mem: GuestMemoryMmap;
   readonly #desc: number;
@@ -200,7 +211,12 @@ export class SplitQueue {
   }
 
   /** The next available and used positions (free-running 16-bit), e.g. to save device state. */
-  get state(): { nextAvail: number; nextUsed: number } {
+  get state(): {
+    /** The next available-ring entry the device will pop. */
+    nextAvail: number;
+    /** The next used-ring entry the device will fill. */
+    nextUsed: number;
+  } {
     return { nextAvail: this.#nextAvail, nextUsed: this.#nextUsed };
   }
 }

@@ -12,9 +12,12 @@ export const VIRTIO_ERROR_CODES = [
   'ERR_VIRTIO_RING',
 ] as const;
 
+/** One of VIRTIO_ERROR_CODES. */
 export type VirtioErrorCode = (typeof VIRTIO_ERROR_CODES)[number];
 
+/** A virtqueue that cannot be used or a driver that broke the rules (`code` from VIRTIO_ERROR_CODES; docs/errors.md lists them). */
 export class VirtioError extends Error {
+  /** Why it failed. */
   readonly code: VirtioErrorCode;
 
   constructor(code: VirtioErrorCode, message: string) {

@@ -2,9 +2,37 @@
 // its fix.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { GuestMemoryError, GuestMemoryMmap, i32, struct, u32, u8 } from '../../src/index.js';
+import { constants, GuestMemoryError, GuestMemoryMmap, i32, MmapRegion, struct, u32, u8 } from '../../src/index.js';
 
 describe('hardening', () => {
+  it('mmap flags and prot outside the documented allow-lists are refused before mmap (ERR_OUT_OF_RANGE)', () => {
+    const { PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE } = constants;
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    for (const prot of [-1, 0x7fffffff, 8, 0x10]) {
+      expect(() => MmapRegion.build(null, 4096, prot, flags)).toThrow(
+        expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+      );
+    }
+    // MAP_GROWSDOWN (0x100), MAP_LOCKED (0x2000), MAP_STACK (0x20000), MAP_SYNC (0x80000), bit 23
+    for (const extra of [0x100, 0x2000, 0x20000, 0x80000, 0x800000]) {
+      expect(() => MmapRegion.build(null, 4096, PROT_READ | PROT_WRITE, flags | extra)).toThrow(
+        expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+      );
+    }
+    expect(() => MmapRegion.build(null, 4096, PROT_READ, flags | MAP_FIXED_NOREPLACE)).toThrow(
+      expect.objectContaining({ kind: 'MapFixed' }),
+    );
+    // every allowed flag and prot still maps
+    const r = MmapRegion.build(
+      null,
+      4096,
+      PROT_READ | PROT_WRITE,
+      flags | constants.MAP_NORESERVE | constants.MAP_POPULATE,
+    );
+    expect(r.size).toBe(4096);
+    expect(MmapRegion.build(null, 4096, constants.PROT_NONE, flags).prot).toBe(0);
+  });
+
   it('VolatileArrayRef.copyFrom reads each element once (a getter cannot pass the check and write another value)', () => {
     const mem = GuestMemoryMmap.fromRanges([[0, 4096]]);
     const ref = mem.getSlice(0, 16).getArrayRef(u32, 0, 2);
