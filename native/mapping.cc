@@ -10,6 +10,8 @@
 #include <sys/prctl.h>
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -23,7 +25,24 @@ namespace {
 
 std::atomic<int64_t> g_live_mappings{0};
 
+// What each live mapping was made with, by address: the truth a descriptor from another thread
+// is checked against (a descriptor is data anyone can forge; protection must never come from it).
+struct MappingRecord {
+  size_t size;
+  int prot;
+  int flags;
+};
+std::mutex g_registry_mutex;
+std::unordered_map<void*, MappingRecord>& Registry() {
+  static auto* registry = new std::unordered_map<void*, MappingRecord>();  // never destroyed: deleters may run at exit
+  return *registry;
+}
+
 void Unmap(void* data, size_t length, void* /*deleter_data*/) {
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    Registry().erase(data);
+  }
   // SAFETY: `data`/`length` are exactly what mmap returned for this backing store, and V8 calls
   // the deleter once, when no JavaScript object in any isolate can reach the memory any more.
   munmap(data, length);
@@ -104,6 +123,10 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
           reinterpret_cast<unsigned long>("guestmem"));
   }
   g_live_mappings.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    Registry()[addr] = MappingRecord{size, prot, flags};
+  }
 
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   std::unique_ptr<v8::BackingStore> store =
@@ -132,6 +155,28 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
     throw MakeOsError(env, "IOError", "msync failed", err, "msync");
   }
   return env.Undefined();
+}
+
+Napi::Value Describe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  v8::Local<v8::Value> v = info.Length() == 1 ? ToV8(info[0]) : v8::Local<v8::Value>();
+  if (v.IsEmpty() || !v->IsSharedArrayBuffer()) return env.Null();
+  v8::Local<v8::SharedArrayBuffer> sab = v.As<v8::SharedArrayBuffer>();
+  void* data = sab->Data();
+  size_t len = sab->ByteLength();
+  MappingRecord rec;
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    auto it = Registry().find(data);
+    // The buffer is alive (we hold it), so its mapping cannot have been unmapped and reused.
+    if (it == Registry().end() || it->second.size != len) return env.Null();
+    rec = it->second;
+  }
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, Napi::Number::New(env, rec.prot));
+  result.Set(1u, Napi::Number::New(env, rec.flags));
+  result.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data))));
+  return result;
 }
 
 Napi::Value LiveMappings(const Napi::CallbackInfo& info) {

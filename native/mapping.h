@@ -9,6 +9,8 @@ namespace guestmem {
 Napi::Value Map(const Napi::CallbackInfo& info);
 // flush(buffer: SharedArrayBuffer): msync(MS_SYNC) of the whole mapping.
 Napi::Value Flush(const Napi::CallbackInfo& info);
+// describe(buffer) -> [prot, flags, hostAddress] if `buffer` is a live guestmem mapping, else null.
+Napi::Value Describe(const Napi::CallbackInfo& info);
 // liveMappings() -> number of mappings not yet unmapped (across all threads).
 Napi::Value LiveMappings(const Napi::CallbackInfo& info);
 // externalMemoryAllowed() -> whether this runtime accepts external backing stores.

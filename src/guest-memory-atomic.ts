@@ -94,6 +94,12 @@ export class GuestMemoryAtomic {
     ) {
       throw typeError('shared', 'a descriptor from GuestMemoryAtomic.share()', shared);
     }
+    if (shared.control.byteLength !== CONTROL_WORDS * 4) {
+      throw typeError('shared.control', `the control SharedArrayBuffer of ${CONTROL_WORDS * 4} bytes`, shared.control);
+    }
+    if (typeof shared.version !== 'number' || !Number.isInteger(shared.version)) {
+      throw typeError('shared.version', 'the integer version of the descriptor', shared.version);
+    }
     return new GuestMemoryAtomic(GuestMemoryMmap.fromShared(shared.memory), shared);
   }
 

@@ -68,7 +68,7 @@ import {
 } from './internal/host-memory.js';
 import { FileOffset } from './file-offset.js';
 import { GuestRegionMmap } from './guest-region.js';
-import { MmapRegion, type MappingOptions, type SharedMapping } from './mmap-region.js';
+import { emptyMapping, MmapRegion, type MappingOptions, type SharedMapping } from './mmap-region.js';
 import {
   HOST_LITTLE_ENDIAN,
   S_COMPOSITE,
@@ -85,7 +85,7 @@ import {
   u32 as U32,
   u64 as U64,
   u8 as U8,
-  type ValueType,
+  ValueType,
   type WriteValue,
 } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
@@ -115,10 +115,7 @@ export type AccessFn = (offset: number, count: number, regionOffset: number, reg
 const token = Symbol('GuestMemoryMmap');
 
 /** A region of length 0 that no address hits: what `locate` returns for unmapped addresses. */
-const NO_REGION = new GuestRegionMmap(
-  MmapRegion.fromShared({ buffer: new SharedArrayBuffer(0), prot: 0, flags: 0, hostAddress: 0n }),
-  0,
-);
+const NO_REGION = new GuestRegionMmap(emptyMapping(), 0);
 
 /** log2 of the bytes per region-table slot, and the first address the table does not cover. */
 const TABLE_SHIFT = 20;
@@ -333,11 +330,17 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     ) {
       throw typeError('shared', 'a descriptor from GuestMemoryMmap.share()', shared);
     }
-    const regions = shared.regions.map((r, i) => {
-      if (typeof r !== 'object' || r === null || !(r.mapping?.buffer instanceof SharedArrayBuffer)) {
+    const seen = new Set<SharedArrayBuffer>();
+    const regions = Array.from(shared.regions, (r, i) => {
+      if (typeof r !== 'object' || r === null || typeof r.mapping !== 'object' || r.mapping === null) {
         throw typeError(`shared.regions[${i}]`, 'a shared region', r);
       }
-      return new GuestRegionMmap(MmapRegion.fromShared(r.mapping), r.guestBase);
+      // one mapping at two guest bases would alias guest memory behind the layout checks
+      if (seen.has(r.mapping.buffer)) {
+        throw typeError(`shared.regions[${i}].mapping`, 'a mapping no other region of the map uses', r.mapping);
+      }
+      seen.add(r.mapping.buffer);
+      return new GuestRegionMmap(MmapRegion.fromShared(r.mapping, `shared.regions[${i}].mapping`), r.guestBase);
     });
     const policy = shared.misaligned === 'split' ? 'split' : 'fault';
     if (regions.length === 0) return new GuestMemoryMmap(token, [], policy);
@@ -630,7 +633,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       const scalar = type.plainScalar;
       if (scalar === S_U32) return (Atomics.load(r.i32, off >>> 2) >>> 0) as T;
@@ -681,7 +684,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const scalar = type.plainScalar;
       if (scalar === S_U32 && typeof value === 'number' && value >>> 0 === value) {
@@ -743,7 +746,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       switch (type.plainScalar) {
         case S_U32:
@@ -804,7 +807,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0 && fitsInline(type.plainScalar, value)) {
       switch (type.plainScalar) {
         case S_U32:
@@ -1151,7 +1154,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.rEnd && (off & (size - 1)) === 0) {
       switch (type.atomicScalar) {
         case S_U32:
@@ -1200,7 +1203,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const scalar = type.atomicScalar;
       if (scalar === S_U32 && typeof value === 'number' && value >>> 0 === value) {
@@ -1238,7 +1241,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr);
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const sc = type.atomicScalar;
       if (sc >= 0 && fitsOperand(sc, value)) {
@@ -1279,7 +1282,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       r = this.locate(addr);
       off = addr - r.startAddr;
     }
-    const size = type?.size;
+    const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
     if (off >>> 0 === off && off + size <= r.wEnd && (off & (size - 1)) === 0) {
       const sc = type.atomicScalar;
       if (sc >= 0 && fitsOperand(sc, expected) && fitsOperand(sc, replacement)) {

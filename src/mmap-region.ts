@@ -211,11 +211,36 @@ export class MmapRegion {
     return new MmapRegion(token, buffer, hostAddress, fileOffset ?? undefined, prot, flags, bitmap);
   }
 
-  /** @internal Rebuilds a region over a mapping shared from another thread (no new mmap). */
-  static fromShared(shared: SharedMapping): MmapRegion {
-    const fo = shared.fd === undefined ? undefined : new FileOffset(shared.fd, shared.start ?? 0);
-    const bitmap = shared.bitmap === undefined ? null : AtomicBitmap.fromShared(shared.bitmap);
-    return new MmapRegion(token, shared.buffer, shared.hostAddress, fo, shared.prot, shared.flags, bitmap);
+  /**
+   * @internal Rebuilds a region over a mapping shared from another thread (no new mmap). The
+   * descriptor is untrusted data: the buffer must be a live guestmem mapping, and its protection,
+   * flags and host address come from the addon's record of that mapping, never from the
+   * descriptor (which could otherwise widen a read-only or PROT_NONE mapping to read-write).
+   */
+  static fromShared(shared: SharedMapping, name = 'shared.mapping'): MmapRegion {
+    if (typeof shared !== 'object' || shared === null) throw typeError(name, 'a shared mapping', shared);
+    const info = native.describe(shared.buffer);
+    if (info === null) {
+      throw typeError(`${name}.buffer`, 'the SharedArrayBuffer of a live guestmem mapping', shared.buffer);
+    }
+    const [prot, flags, hostAddress] = info;
+    if (shared.hostAddress !== hostAddress) {
+      throw typeError(`${name}.hostAddress`, `the mapping's own address (${hex(hostAddress)})`, shared.hostAddress);
+    }
+    if (shared.prot !== prot || shared.flags !== flags) {
+      throw typeError(`${name}.prot`, `the mapping's own protection and flags (${prot}, ${flags})`, shared.prot);
+    }
+    let fo: FileOffset | undefined;
+    if (shared.fd !== undefined) fo = new FileOffset(shared.fd, shared.start ?? 0);
+    let bitmap: AtomicBitmap | null = null;
+    if (shared.bitmap !== undefined) {
+      const b = shared.bitmap;
+      if (typeof b !== 'object' || b === null || b.byteSize !== shared.buffer.byteLength) {
+        throw typeError(`${name}.bitmap`, `a dirty bitmap of this mapping (${shared.buffer.byteLength} bytes)`, b);
+      }
+      bitmap = AtomicBitmap.fromShared(b);
+    }
+    return new MmapRegion(token, shared.buffer, hostAddress, fo, prot, flags, bitmap);
   }
 
   /** @internal */
@@ -285,4 +310,9 @@ export class MmapRegion {
   flush(): void {
     if (this.fileOffset !== undefined) native.flush(this.hm.buffer);
   }
+}
+
+/** @internal A PROT_NONE mapping of 0 bytes over a heap buffer: the region no address hits. */
+export function emptyMapping(): MmapRegion {
+  return new MmapRegion(token, new SharedArrayBuffer(0), 0n, undefined, 0, 0, null);
 }

@@ -12,6 +12,8 @@ export interface NativeAddon {
   setErrorClass(cls: typeof GuestMemoryError): void;
   mmap(size: number, prot: number, flags: number, fd: number, offset: bigint): [SharedArrayBuffer, bigint];
   flush(buffer: SharedArrayBuffer): void;
+  /** [prot, flags, hostAddress] of a live guestmem mapping's buffer, or null for any other value. */
+  describe(buffer: unknown): [number, number, bigint] | null;
   liveMappings(): number;
   externalMemoryAllowed(): boolean;
   /** memmove between two buffers at absolute byte offsets (views: pass view.buffer + offset). */

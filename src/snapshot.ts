@@ -1,25 +1,41 @@
 /**
  * Guest memory snapshots: the region layout and contents in one file, restored into an identical
  * map; and incremental snapshots holding only the pages written since the last save (dirty
- * tracking). Contents stream between guest memory and the file with read(2)/write(2) straight
- * from the mapping (no intermediate buffer), a chunk at a time with progress reports between
- * chunks, so memory use stays flat whatever the guest size.
+ * tracking). Contents move a piece (8 MiB) at a time through one reusable buffer, with progress
+ * reports and an event-loop turn between pieces, so memory use stays flat whatever the guest size.
  *
- * File format (little-endian):
- *   "GMSNAP01"  u32 header length  header (UTF-8 JSON: mode, pageSize, regions [{base, size}])
- *   full:        every region's bytes, in address order
- *   incremental: records [u64 guest address, u64 length, bytes], ended by a record of length 0
+ * File format (little-endian), version 2:
+ *   "GMSNAP02"  u32 header length  u32 CRC-32 of the header  header (UTF-8 JSON: mode,
+ *               pageSize, regions [{base, size}])
+ *   records     [u64 guest address, u64 length, u32 CRC-32 of (address, length, bytes), u32 0,
+ *               bytes]: full snapshots cover every region in address order, incremental ones
+ *               the dirty runs
+ *   end         a record of length 0 whose address field holds the number of records before it
  *
- * A snapshot is written to `<path>.tmp`, fsynced, then renamed over `path`, so a crash never
- * leaves a half-written file under the final name.
+ * Integrity: every record's checksum covers its address and length as well as its bytes, so a
+ * flipped bit anywhere is found, and the end record's count catches a file cut at a record
+ * boundary. `applySnapshot` and `loadSnapshot` read and verify the whole file (and check every
+ * record against the memory) before they write a byte: a damaged file leaves memory as it was.
+ *
+ * A save writes to a temporary file of its own (created with O_EXCL beside `path`), fsyncs it,
+ * then renames it over `path`, so a crash never leaves a half-written file under the final name
+ * and two saves to one path never write into each other's file (the last rename wins). The
+ * dirty bits a save takes are put back if it fails, so the next incremental save still has them.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { GuestMemoryMmap } from './guest-memory.js';
 import { typeError } from './internal/args.js';
+import { accessDenied } from './internal/errs.js';
+import { constants } from './constants.js';
 import { SnapshotError, type SnapshotErrorCode } from './snapshot-error.js';
 import type { MappingOptions } from './mmap-region.js';
 
-const MAGIC = 'GMSNAP01';
+const MAGIC = 'GMSNAP02';
+const RW = constants.PROT_READ | constants.PROT_WRITE;
+/** Bytes of a record header: address, length, checksum, padding. */
+const RECORD = 24;
 /** Bytes moved per read(2)/write(2) between a mapping and the file (progress is reported per piece). */
 const IO_PIECE = 8 << 20;
 
@@ -70,27 +86,6 @@ const snapshotError = (code: SnapshotErrorCode, message: string): SnapshotError 
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/**
- * A copier that moves [addr, addr + n) in IO_PIECE pieces with `step` (one fd transfer straight
- * to or from the mapping), reporting the running total and yielding to the event loop between
- * pieces.
- */
-function chunked(
-  onProgress: ((done: number, total: number) => void) | undefined,
-  step: (addr: number, len: number) => void,
-): (addr: number, n: number, total: number) => Promise<void> {
-  let done = 0;
-  return async (addr, n, total) => {
-    for (let off = 0; off < n; off += IO_PIECE) {
-      const len = Math.min(IO_PIECE, n - off);
-      step(addr + off, len);
-      done += len;
-      onProgress?.(done, total);
-      await nextTurn();
-    }
-  };
-}
-
 function checkMemory(mem: unknown): GuestMemoryMmap {
   if (!(mem instanceof GuestMemoryMmap)) throw typeError('mem', 'a GuestMemoryMmap', mem);
   return mem;
@@ -123,12 +118,39 @@ function runs(mem: GuestMemoryMmap, pages: number[], pageSize: number): [number,
   return out;
 }
 
+/** CRC-32 of a record: its address and length, then its bytes. */
+function recordCrc(head: Buffer, data: Uint8Array): number {
+  return crc32(data, crc32(head.subarray(0, 16)));
+}
+
+/** Marks `pages` (guest addresses from dirtyPages) dirty again: a failed save gives back what it took. */
+function giveBack(mem: GuestMemoryMmap, pages: readonly number[]): void {
+  for (const p of pages) {
+    const r = mem.findRegion(p);
+    r?.mapping.bitmap?.setAddrRange(p - r.startAddr, 1);
+  }
+}
+
+/** A temporary file beside `path` that no other save uses: created with O_EXCL. */
+function openTemp(path: string): [string, number] {
+  for (;;) {
+    const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      return [tmp, openSync(tmp, 'wx')];
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 /**
  * Writes `mem`'s layout and contents (or, with `incremental`, its dirty pages) to `path`.
  * Writes made by other threads during the save land either in this snapshot or stay marked for
  * the next one; for an exact image, pause the vCPUs first. Throws TypeError for bad arguments,
- * Error ERR_SNAPSHOT_UNTRACKED for an incremental save of memory without dirty tracking, and
- * GuestMemoryError IOError / Node fs errors for I/O failures (the old file at `path` is kept).
+ * SnapshotError ERR_SNAPSHOT_UNTRACKED for an incremental save of memory without dirty tracking,
+ * and GuestMemoryError / Node fs errors for memory and I/O failures. A failed save (a missing
+ * directory, a full disk, a throwing `onProgress`) keeps the old file at `path` and puts back
+ * the dirty bits it took.
  * @example await saveSnapshot(mem, '/tmp/vm.snap', { onProgress: (d, t) => bar(d / t) });
  */
 export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?: SaveOptions): Promise<SnapshotInfo> {
@@ -147,68 +169,95 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
     pageSize,
     regions: regions.map((r) => ({ base: r.startAddr, size: r.len })),
   };
-  // Taking the dirty set first: a write after this point is either copied below or stays marked.
-  const dirty = incremental ? runs(mem, mem.dirtyPages({ reset: true }), pageSize) : null;
-  if (!incremental) mem.resetDirty();
-  const total = dirty ? dirty.reduce((s, [, n]) => s + n, 0) : regions.reduce((s, r) => s + r.len, 0);
-
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  let ok = false;
+  // Take the dirty set first (a full save clears it too): a write after this point is either
+  // copied below or stays marked; if the save fails, the taken pages are marked again.
+  const taken = mem.dirtyPages({ reset: true });
+  const spans = incremental ? runs(mem, taken, pageSize) : regions.map((r) => [r.startAddr, r.len] as [number, number]);
+  const total = spans.reduce((s, [, n]) => s + n, 0);
+  let tmp: string | undefined;
+  let fd = -1;
   try {
+    [tmp, fd] = openTemp(path);
     const json = Buffer.from(JSON.stringify(header));
-    const head = Buffer.alloc(12);
+    const head = Buffer.alloc(16);
     head.write(MAGIC, 0, 'latin1');
     head.writeUInt32LE(json.length, 8);
+    head.writeUInt32LE(crc32(json), 12);
     writeSync(fd, head);
     writeSync(fd, json);
-    const copy = chunked(onProgress, (addr, len) => mem.writeAllTo(addr, fd, len));
-    if (dirty === null) {
-      for (const r of regions) await copy(r.startAddr, r.len, total);
-    } else {
-      const rec = Buffer.alloc(16);
-      for (const [addr, n] of dirty) {
-        rec.writeBigUInt64LE(BigInt(addr), 0);
-        rec.writeBigUInt64LE(BigInt(n), 8);
+    const rec = Buffer.alloc(RECORD);
+    const buf = Buffer.allocUnsafe(Math.min(IO_PIECE, Math.max(total, 1)));
+    let done = 0;
+    let records = 0;
+    for (const [start, n] of spans) {
+      for (let off = 0; off < n; off += IO_PIECE) {
+        const len = Math.min(IO_PIECE, n - off);
+        const data = buf.subarray(0, len);
+        // One copy out of guest memory: the checksum and the file get the very same bytes,
+        // even while other threads write.
+        mem.readSlice(data, start + off);
+        rec.writeBigUInt64LE(BigInt(start + off), 0);
+        rec.writeBigUInt64LE(BigInt(len), 8);
+        rec.writeUInt32LE(recordCrc(rec, data), 16);
         writeSync(fd, rec);
-        await copy(addr, n, total);
+        writeSync(fd, data);
+        records++;
+        done += len;
+        onProgress?.(done, total);
+        await nextTurn();
       }
-      rec.fill(0);
-      writeSync(fd, rec);
     }
+    rec.fill(0);
+    rec.writeBigUInt64LE(BigInt(records), 0);
+    rec.writeUInt32LE(recordCrc(rec, new Uint8Array(0)), 16);
+    writeSync(fd, rec);
     if (total === 0) onProgress?.(0, 0);
     if (options?.sync !== false) fsyncSync(fd);
-    ok = true;
-    return { mode: header.mode, bytes: total, regions: regions.length };
-  } finally {
     closeSync(fd);
-    if (ok) renameSync(tmp, path);
-    else rmSync(tmp, { force: true });
+    fd = -1;
+    renameSync(tmp, path);
+    tmp = undefined;
+    return { mode: header.mode, bytes: total, regions: regions.length };
+  } catch (e) {
+    giveBack(mem, taken);
+    throw e;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    if (tmp !== undefined) rmSync(tmp, { force: true });
   }
 }
 
-/** Reads exactly `n` bytes of `fd` at its current position into a new Buffer, or throws ERR_SNAPSHOT_FORMAT. */
-function readBytes(fd: number, n: number, what: string): Buffer {
-  const b = Buffer.alloc(n);
+/** Reads exactly `n` bytes of `fd` at `pos` into `into` (or a new Buffer), or throws ERR_SNAPSHOT_FORMAT. */
+function readAt(fd: number, pos: number, n: number, what: string, into?: Buffer): Buffer {
+  const b = into ?? Buffer.alloc(n);
   let got = 0;
   while (got < n) {
-    const k = readSync(fd, b, got, n - got, null);
+    const k = readSync(fd, b, got, n - got, pos + got);
     if (k === 0) throw snapshotError('ERR_SNAPSHOT_FORMAT', `file ends inside the ${what}`);
     got += k;
   }
   return b;
 }
 
-function readHeader(fd: number): SnapshotHeader {
-  const head = readBytes(fd, 12, 'header');
-  if (head.toString('latin1', 0, 8) !== MAGIC) throw snapshotError('ERR_SNAPSHOT_FORMAT', 'not a guestmem snapshot');
+/** The header and the file offset of the first record. */
+function readHeader(fd: number): [SnapshotHeader, number] {
+  const head = readAt(fd, 0, 16, 'header');
+  if (head.toString('latin1', 0, 8) !== MAGIC) {
+    const old = head.toString('latin1', 0, 6) === 'GMSNAP';
+    throw snapshotError(
+      'ERR_SNAPSHOT_FORMAT',
+      old ? 'a snapshot of another format version' : 'not a guestmem snapshot',
+    );
+  }
   const len = head.readUInt32LE(8);
   if (len > 64 << 20) throw snapshotError('ERR_SNAPSHOT_FORMAT', `header of ${len} bytes`);
+  const json = readAt(fd, 16, len, 'header');
+  if (crc32(json) !== head.readUInt32LE(12))
+    throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the header checksum does not match');
   let h: SnapshotHeader;
   try {
-    h = JSON.parse(readBytes(fd, len, 'header').toString('utf8')) as SnapshotHeader;
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_SNAPSHOT_FORMAT') throw e;
+    h = JSON.parse(json.toString('utf8')) as SnapshotHeader;
+  } catch {
     throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the header is not valid JSON');
   }
   const valid =
@@ -218,59 +267,108 @@ function readHeader(fd: number): SnapshotHeader {
     h.regions.length > 0 &&
     h.regions.every((r) => Number.isSafeInteger(r?.base) && Number.isSafeInteger(r?.size) && r.base >= 0 && r.size > 0);
   if (!valid) throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the header does not describe a guest memory');
-  return h;
+  return [h, 16 + len];
 }
 
 /** The header of the snapshot at `path` (layout and mode), without reading its contents. */
 export function readSnapshotHeader(path: string): SnapshotHeader {
   const fd = openSync(checkPath(path), 'r');
   try {
-    return readHeader(fd);
+    return readHeader(fd)[0];
   } finally {
     closeSync(fd);
   }
 }
 
-async function applyFrom(
+interface SnapshotRecord {
+  readonly addr: number;
+  readonly len: number;
+  /** File offset of the bytes. */
+  readonly at: number;
+}
+
+/**
+ * Reads every record of the file and verifies it before anything is applied: each checksum,
+ * the end record's count, nothing after it, and that each record lies in one region of the
+ * layout `h` describes; a full snapshot must cover every region exactly, in order.
+ */
+async function verify(
   fd: number,
-  mem: GuestMemoryMmap,
   h: SnapshotHeader,
-  onProgress: ((done: number, total: number) => void) | undefined,
-): Promise<number> {
-  const size = fstatSync(fd).size;
-  let done = 0;
-  const copy = chunked(
-    (d, total) => {
-      done = d;
-      onProgress?.(d, total);
-    },
-    (addr, len) => {
-      try {
-        mem.readExactFrom(addr, fd, len);
-      } catch (e) {
-        if ((e as { kind?: string }).kind === 'PartialBuffer') {
-          throw snapshotError('ERR_SNAPSHOT_FORMAT', `file ends inside the contents at ${addr}`);
-        }
-        throw e;
-      }
-    },
-  );
-  if (h.mode === 'full') {
-    const total = h.regions.reduce((s, r) => s + r.size, 0);
-    for (const r of h.regions) await copy(r.base, r.size, total);
-    if (total === 0) onProgress?.(0, 0);
-    return total;
-  }
+  first: number,
+  buf: Buffer,
+  progress: (n: number) => void,
+): Promise<SnapshotRecord[]> {
+  const out: SnapshotRecord[] = [];
+  const rec = Buffer.alloc(RECORD);
+  let pos = first;
+  let region = 0; // full: the region being covered, and the next address expected in it
+  let next = h.regions[0]!.base;
   for (;;) {
-    const rec = readBytes(fd, 16, 'record list');
+    readAt(fd, pos, RECORD, 'record list', rec);
     const addr = Number(rec.readBigUInt64LE(0));
-    const n = Number(rec.readBigUInt64LE(8));
-    if (n === 0) return done;
-    if (!Number.isSafeInteger(addr + n) || mem.checkRange(addr, n) !== true) {
-      throw snapshotError('ERR_SNAPSHOT_FORMAT', `record [${addr}, +${n}) is outside the memory`);
+    const len = Number(rec.readBigUInt64LE(8));
+    pos += RECORD;
+    if (rec.readUInt32LE(20) !== 0) throw snapshotError('ERR_SNAPSHOT_FORMAT', 'a record header is damaged');
+    if (len === 0) {
+      if (recordCrc(rec, new Uint8Array(0)) !== rec.readUInt32LE(16) || addr !== out.length) {
+        throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the end record is damaged');
+      }
+      if (readSync(fd, rec, 0, 1, pos) !== 0) throw snapshotError('ERR_SNAPSHOT_FORMAT', 'bytes after the end record');
+      if (h.mode === 'full' && region !== h.regions.length) {
+        throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the contents end before the last region');
+      }
+      return out;
     }
-    await copy(addr, n, size); // total unknown up front: the file size bounds it
+    const r = h.regions.find((g) => addr >= g.base && addr - g.base < g.size);
+    if (len > IO_PIECE || r === undefined || addr + len > r.base + r.size) {
+      throw snapshotError('ERR_SNAPSHOT_FORMAT', `record [${addr}, +${len}) does not fit the layout`);
+    }
+    if (h.mode === 'full') {
+      if (addr !== next) throw snapshotError('ERR_SNAPSHOT_FORMAT', `record at ${addr} where ${next} was due`);
+      next += len;
+      const g = h.regions[region]!;
+      if (next === g.base + g.size) next = h.regions[++region]?.base ?? -1;
+    }
+    const data = readAt(fd, pos, len, 'contents', buf);
+    if (recordCrc(rec, data.subarray(0, len)) !== rec.readUInt32LE(16)) {
+      throw snapshotError('ERR_SNAPSHOT_FORMAT', `the record at guest address ${addr} fails its checksum`);
+    }
+    out.push({ addr, len, at: pos });
+    pos += len;
+    progress(len);
+    await nextTurn();
   }
+}
+
+/** Verifies the whole file, then copies its records into `mem` (which has the file's layout). */
+async function restore(
+  fd: number,
+  h: SnapshotHeader,
+  first: number,
+  mem: GuestMemoryMmap | ((records: SnapshotRecord[]) => GuestMemoryMmap),
+  onProgress: ((done: number, total: number) => void) | undefined,
+): Promise<[GuestMemoryMmap, number]> {
+  const buf = Buffer.allocUnsafe(IO_PIECE);
+  let done = 0;
+  // Progress covers both passes: verifying reads every byte once, copying once more.
+  let total = h.mode === 'full' ? 2 * h.regions.reduce((s, r) => s + r.size, 0) : 0;
+  const records = await verify(fd, h, first, buf, (n) => {
+    done += n;
+    if (total > 0) onProgress?.(done, total);
+  });
+  const bytes = records.reduce((s, r) => s + r.len, 0);
+  total = 2 * bytes;
+  const target = typeof mem === 'function' ? mem(records) : mem;
+  for (const r of records) {
+    const data = readAt(fd, r.at, r.len, 'contents', buf).subarray(0, r.len);
+    target.writeSlice(data, r.addr);
+    done += r.len;
+    onProgress?.(done, total);
+    await nextTurn();
+  }
+  if (total === 0) onProgress?.(0, 0);
+  return [target, bytes];
 }
 
 function sameLayout(mem: GuestMemoryMmap, h: SnapshotHeader): boolean {
@@ -283,24 +381,26 @@ function sameLayout(mem: GuestMemoryMmap, h: SnapshotHeader): boolean {
 
 /**
  * A new guest memory (anonymous regions, laid out as saved) holding a full snapshot's contents.
- * `options.trackDirty` turns on dirty tracking for the new regions. Throws Error
- * ERR_SNAPSHOT_FORMAT for a file that is not a full snapshot or is truncated, and the mapping
- * errors of GuestMemoryMmap.fromRanges.
+ * `options.trackDirty` turns on dirty tracking for the new regions. The whole file is verified
+ * first. Throws SnapshotError ERR_SNAPSHOT_FORMAT for a file that is not a full snapshot, is
+ * truncated or fails a checksum, and the mapping errors of GuestMemoryMmap.fromRanges.
  * @example const mem = await loadSnapshot('/tmp/vm.snap');
  */
 export async function loadSnapshot(path: string, options?: SnapshotOptions & MappingOptions): Promise<GuestMemoryMmap> {
   const onProgress = checkProgress(options);
   const fd = openSync(checkPath(path), 'r');
   try {
-    const h = readHeader(fd);
+    const [h, first] = readHeader(fd);
     if (h.mode !== 'full') {
       throw snapshotError('ERR_SNAPSHOT_FORMAT', 'an incremental snapshot: apply it to a memory with applySnapshot');
     }
-    const mem = GuestMemoryMmap.fromRanges(
-      h.regions.map((r) => [r.base, r.size] as const),
-      options?.trackDirty === undefined ? undefined : { trackDirty: options.trackDirty },
-    );
-    await applyFrom(fd, mem, h, onProgress);
+    const make = (): GuestMemoryMmap =>
+      GuestMemoryMmap.fromRanges(
+        h.regions.map((r) => [r.base, r.size] as const),
+        options?.trackDirty === undefined ? undefined : { trackDirty: options.trackDirty },
+      );
+    const [mem] = await restore(fd, h, first, make, onProgress);
+    mem.resetDirty(); // restored contents are the baseline, not guest writes
     return mem;
   } finally {
     closeSync(fd);
@@ -309,8 +409,11 @@ export async function loadSnapshot(path: string, options?: SnapshotOptions & Map
 
 /**
  * Writes a full or incremental snapshot's contents into `mem`, which must have the saved layout
- * (Error ERR_SNAPSHOT_LAYOUT otherwise). Restores a chain: load the full one, then apply each
- * incremental one in order.
+ * (SnapshotError ERR_SNAPSHOT_LAYOUT otherwise) with every region writable (AccessDenied). The
+ * layout, the whole file and every checksum are checked before the first byte is written, so
+ * a failed apply leaves memory as it was. Restores a chain: load the full one, then apply each
+ * incremental one in order. Progress covers the verification pass and the copy (`total` is
+ * twice the bytes applied).
  * @example const mem = await loadSnapshot(base); await applySnapshot(mem, delta1);
  */
 export async function applySnapshot(
@@ -322,9 +425,12 @@ export async function applySnapshot(
   const onProgress = checkProgress(options);
   const fd = openSync(checkPath(path), 'r');
   try {
-    const h = readHeader(fd);
+    const [h, first] = readHeader(fd);
     if (!sameLayout(mem, h)) throw snapshotError('ERR_SNAPSHOT_LAYOUT', 'the memory layout differs from the snapshot');
-    const bytes = await applyFrom(fd, mem, h, onProgress);
+    for (const r of mem.iter()) {
+      if ((r.mapping.prot & RW) !== RW) throw accessDenied(r.startAddr, 'write');
+    }
+    const [, bytes] = await restore(fd, h, first, mem, onProgress);
     return { mode: h.mode, bytes, regions: h.regions.length };
   } finally {
     closeSync(fd);

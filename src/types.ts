@@ -44,8 +44,27 @@ interface Field {
   readonly offset: number;
 }
 
-/** A ByteValued type: `size` and `align` in bytes, plus how to encode and decode its values. */
+/** Only this module makes ValueTypes: the constructor refuses any other caller. */
+const MAKE = Symbol('ValueType');
+
+/**
+ * A ByteValued type: `size` and `align` in bytes, plus how to encode and decode its values.
+ *
+ * Only the library's own types are accepted anywhere a type is taken: the exported scalars and
+ * what `struct`, `packed` and `array` return. They carry a private brand and are frozen; a
+ * look-alike object, an `Object.create(u32, …)` or a `new u32.constructor(…)` is refused with a
+ * TypeError (`ERR_INVALID_ARG_TYPE`), as their `size` could otherwise aim an access outside the
+ * memory it checked.
+ */
 export class ValueType<T> {
+  /** The brand: a private field exists only on objects this class constructed. */
+  readonly #genuine = true;
+
+  /** @internal Whether `value` is a type this library made (a private-brand check: no property read). */
+  static is(value: unknown): value is ValueType<unknown> {
+    return typeof value === 'object' && value !== null && #genuine in value;
+  }
+
   /** The type's name as errors and `toString` show it: 'u32', 'le16', or the struct/array's own. */
   readonly name: string;
   /** Size in bytes. */
@@ -81,6 +100,7 @@ export class ValueType<T> {
 
   /** @internal Use the exported scalars and `struct`, `packed`, `array`. */
   constructor(
+    key: symbol,
     name: string,
     size: number,
     align: number,
@@ -91,6 +111,7 @@ export class ValueType<T> {
     element: ValueType<unknown> | null,
     count: number,
   ) {
+    if (key !== MAKE) throw typeError('new ValueType()', 'not called: use u8 … f64, struct, packed or array', key);
     this.name = name;
     this.size = size;
     this.align = align;
@@ -252,7 +273,7 @@ function encodeScalar(type: ValueType<unknown>, dv: DataView, off: number, value
 }
 
 function makeScalar<T>(name: string, size: number, scalar: number, little = HOST_LITTLE_ENDIAN): ValueType<T> {
-  return new ValueType<T>(name, size, size, scalar, little, Form.Scalar, [], null, 1);
+  return new ValueType<T>(MAKE, name, size, size, scalar, little, Form.Scalar, [], null, 1);
 }
 
 /** Unsigned 8-bit integer (number). */
@@ -302,11 +323,11 @@ export type FieldList = readonly (readonly [string, ValueType<unknown>])[];
 export type StructValue<F extends FieldList> = { [E in F[number] as E[0]]: ValueOf<E[1]> };
 
 export function isValueType(value: unknown): value is ValueType<unknown> {
-  return value instanceof ValueType;
+  return ValueType.is(value);
 }
 
 export function checkValueType(name: string, value: unknown): ValueType<unknown> {
-  if (!(value instanceof ValueType)) throw typeError(name, 'a guestmem type (u8 … f64, struct, packed, array)', value);
+  if (!ValueType.is(value)) throw typeError(name, 'a guestmem type (u8 … f64, struct, packed, array)', value);
   return value;
 }
 
@@ -334,7 +355,18 @@ function layout<F extends FieldList>(fields: F, isPacked: boolean): ValueType<St
   });
   const size = Math.ceil(offset / align) * align;
   const name = `${isPacked ? 'packed' : 'struct'} { ${out.map((f) => `${f.name}: ${f.type.name}`).join(', ')} }`;
-  return new ValueType(name, size, align, S_COMPOSITE, HOST_LITTLE_ENDIAN, Form.Struct, Object.freeze(out), null, 0);
+  return new ValueType(
+    MAKE,
+    name,
+    size,
+    align,
+    S_COMPOSITE,
+    HOST_LITTLE_ENDIAN,
+    Form.Struct,
+    Object.freeze(out),
+    null,
+    0,
+  );
 }
 
 /** A C-layout (`repr(C)`) struct type: natural alignment, padding, size rounded to its alignment. */
@@ -353,6 +385,7 @@ export function array<T>(type: ValueType<T>, n: number): ValueType<T[]> {
   checkIndex('n', n);
   if (t.size * n > MAX_SAFE) throw rangeError('n', `at most ${Math.floor(MAX_SAFE / Math.max(t.size, 1))}`, n);
   return new ValueType<T[]>(
+    MAKE,
     `[${t.name}; ${n}]`,
     t.size * n,
     t.align,

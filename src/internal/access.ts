@@ -23,9 +23,9 @@ import { checkScalarValue, checkValueType, S_COMPOSITE, S_I64, ValueType } from 
 
 /** The atomic ops take u8 … i64 only. */
 export function checkAtomicType(type: unknown): ValueType<unknown> {
-  if (!(type instanceof ValueType) || !type.atomic) {
+  if (!ValueType.is(type) || !type.atomic) {
     const why =
-      type instanceof ValueType && type.swap && type.scalar <= S_I64
+      ValueType.is(type) && type.swap && type.scalar <= S_I64
         ? ` in host byte order (${type.name} is ${type.little ? 'little' : 'big'}-endian, the host is not)`
         : '';
     throw typeError('type', `an integer type (u8, i8, u16, i16, u32, i32, u64, i64, le16, le32, le64)${why}`, type);
@@ -34,7 +34,7 @@ export function checkAtomicType(type: unknown): ValueType<unknown> {
 }
 
 export function checkWaitType(type: unknown): ValueType<unknown> {
-  if (!(type instanceof ValueType) || !type.waitable) {
+  if (!ValueType.is(type) || !type.waitable) {
     throw typeError('type', 'i32 or i64', type);
   }
   return type;

@@ -69,7 +69,7 @@ import {
   S_U8,
   S_U64,
   S_I64,
-  type ValueType,
+  ValueType,
   type WriteValue,
 } from '../types.js';
 
@@ -205,7 +205,13 @@ export abstract class ByteWindow implements Bytes<number> {
    * @example const n = slice.readObj(u32, 8);
    */
   readObj<T>(type: ValueType<T>, addr: number): T {
-    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.rEnd && type.scalar >= 0) {
+    if (
+      typeof addr === 'number' &&
+      addr >>> 0 === addr &&
+      ValueType.is(type) &&
+      addr + type.size <= this.rEnd &&
+      type.scalar >= 0
+    ) {
       const abs = this.base + addr;
       if ((abs & (type.size - 1)) === 0) return readAligned(this.c0, type, abs) as T;
     }
@@ -231,7 +237,7 @@ export abstract class ByteWindow implements Bytes<number> {
    * @example slice.writeObj(u16, 0xbeef, 2)
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
-    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.wEnd) {
+    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.wEnd) {
       const abs = this.base + addr;
       if ((abs & (type.size - 1)) === 0 && fitsInline(type.scalar, value)) {
         writeAligned(this.c0, type, abs, value);
@@ -321,7 +327,7 @@ export abstract class ByteWindow implements Bytes<number> {
    * @example const v = slice.load(u32, 0x40);
    */
   load<T>(type: ValueType<T>, addr: number): T {
-    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.rEnd) {
+    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.rEnd) {
       const abs = this.base + addr;
       const scalar = type.atomicScalar;
       if (scalar >= 0 && (abs & (type.size - 1)) === 0) return loadScalar(this.c0, scalar, abs) as T;
@@ -336,7 +342,7 @@ export abstract class ByteWindow implements Bytes<number> {
    * @example slice.store(u32, 7, 0x40)
    */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
-    if (typeof addr === 'number' && addr >>> 0 === addr && addr + type?.size <= this.wEnd) {
+    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.wEnd) {
       const abs = this.base + addr;
       const scalar = type.atomicScalar;
       if (scalar >= 0 && (abs & (type.size - 1)) === 0 && fitsInline(scalar, value)) {

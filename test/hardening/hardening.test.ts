@@ -2,9 +2,130 @@
 // its fix.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { constants, GuestMemoryError, GuestMemoryMmap, i32, MmapRegion, struct, u32, u8 } from '../../src/index.js';
+import {
+  array,
+  constants,
+  f64,
+  GuestMemoryAtomic,
+  GuestMemoryError,
+  GuestMemoryMmap,
+  GuestRegionMmap,
+  i32,
+  MmapRegion,
+  struct,
+  u16,
+  u32,
+  u64,
+  u8,
+} from '../../src/index.js';
 
 describe('hardening', () => {
+  it('fromShared takes protection from the mapping itself, and refuses forged layouts with coded errors', () => {
+    const { PROT_READ, PROT_NONE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
+    const ro = MmapRegion.build(null, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+    const none = MmapRegion.build(null, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const rw = MmapRegion.create(8192, { trackDirty: true });
+    const mem = GuestMemoryMmap.fromRegions([
+      new GuestRegionMmap(ro, 0),
+      new GuestRegionMmap(none, 0x1000),
+      new GuestRegionMmap(rw, 0x2000),
+    ]);
+    const refused = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    const forge = (edit: (d: any) => void): unknown => {
+      const d = structuredClone(mem.share()) as any;
+      edit(d);
+      return d;
+    };
+    for (const prot of [3, '3', 7]) {
+      for (const i of [0, 1]) {
+        const d = forge((d) => (d.regions[i].mapping.prot = prot));
+        expect(() => GuestMemoryMmap.fromShared(d as never)).toThrow(refused);
+      }
+    }
+    // a plain heap SharedArrayBuffer, a forged host address, one buffer at two guest bases
+    expect(() =>
+      GuestMemoryMmap.fromShared(forge((d) => (d.regions[2].mapping.buffer = new SharedArrayBuffer(8192))) as never),
+    ).toThrow(refused);
+    expect(() =>
+      GuestMemoryMmap.fromShared(forge((d) => (d.regions[2].mapping.hostAddress += 4096n)) as never),
+    ).toThrow(refused);
+    expect(() =>
+      GuestMemoryMmap.fromShared(
+        forge((d) => {
+          d.regions[1].mapping = d.regions[2].mapping;
+          d.regions[1].guestBase = 0x4000;
+        }) as never,
+      ),
+    ).toThrow(refused);
+    expect(() =>
+      GuestMemoryMmap.fromShared(forge((d) => (d.regions[2].mapping.bitmap.byteSize = 4096)) as never),
+    ).toThrow(refused);
+    expect(() => GuestMemoryMmap.fromShared(forge((d) => (d.regions[2] = null)) as never)).toThrow(refused);
+    // the genuine descriptor still works, with the real protections
+    const copy = GuestMemoryMmap.fromShared(structuredClone(mem.share()));
+    expect(() => copy.writeObj(u32, 1, 0)).toThrow(expect.objectContaining({ kind: 'AccessDenied' }));
+    expect(() => copy.readObj(u32, 0x1000)).toThrow(expect.objectContaining({ kind: 'AccessDenied' }));
+    copy.writeObj(u32, 5, 0x2000);
+    expect(mem.readObj(u32, 0x2000)).toBe(5);
+    // a GuestMemoryAtomic descriptor with a short control buffer: coded, not a bare RangeError
+    const atomic = new GuestMemoryAtomic(GuestMemoryMmap.fromRanges([[0, 4096]]));
+    for (const bytes of [0, 1, 4]) {
+      const d = { ...atomic.share(), control: new SharedArrayBuffer(bytes) };
+      expect(() => GuestMemoryAtomic.fromShared(d)).toThrow(refused);
+    }
+    atomic.close?.();
+  });
+
+  it('forged value types are refused (ERR_INVALID_ARG_TYPE) by every accessor, and nothing is written', () => {
+    const ro = MmapRegion.build(null, 4096, constants.PROT_READ, constants.MAP_PRIVATE | constants.MAP_ANONYMOUS);
+    const mem = GuestMemoryMmap.fromRanges([[0x1000, 0x1000]]);
+    const ctor = u32.constructor as new (...args: unknown[]) => unknown;
+    const forged: unknown[] = [
+      { ...u32, size: -1 },
+      { size: -1, scalar: 4, atomic: true, atomicScalar: 4, plainScalar: 4, align: 1, name: 'u32' },
+      Object.create(u32, { size: { value: -1 } }),
+      Object.create(u64, { size: { value: 1 } }),
+      Object.create(f64, { size: { value: 1 } }),
+      { ...f64, size: 1 },
+    ];
+    expect(() => new ctor(Symbol('x'), 'evil', -1, 1, 4, true, 0, [], null, 1)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    const before = mem.readObj(array(u8, 0x1000), 0x1000);
+    const slice = mem.getSlice(0x1000, 1);
+    const region = [...mem][0]!;
+    const refused = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    for (const t of forged) {
+      const T = t as typeof u32;
+      expect(() => mem.store(T, 7, 0x1000)).toThrow(refused);
+      expect(() => mem.load(T, 0x1000)).toThrow(refused);
+      expect(() => mem.readObj(T, 0x1000)).toThrow(refused);
+      expect(() => mem.writeObj(T, 7, 0x1000)).toThrow(refused);
+      expect(() => mem.readUnordered(T, 0x1000)).toThrow(refused);
+      expect(() => mem.writeUnordered(T, 7, 0x1000)).toThrow(refused);
+      expect(() => mem.fetchAdd(T, 0x1000, 1)).toThrow(refused);
+      expect(() => mem.compareExchange(T, 0x1000, 0, 1)).toThrow(refused);
+      expect(() => region.writeObj(T, 7, 0)).toThrow(refused);
+      expect(() => slice.writeObj(T, 7, 0)).toThrow(refused);
+      expect(() => slice.readObj(T, 0)).toThrow(refused);
+      expect(() => slice.store(T, 7, 0)).toThrow(refused);
+      expect(() => ro.asVolatileSlice().writeObj(T, 7, 0)).toThrow(refused);
+      expect(() => ro.asVolatileSlice().readObj(T, 0)).toThrow(refused);
+      expect(() => slice.getRef(T, 0)).toThrow(refused);
+      expect(() => struct([['a', T]])).toThrow(refused);
+      expect(() => array(T, 2)).toThrow(refused);
+    }
+    expect(mem.readObj(array(u8, 0x1000), 0x1000)).toEqual(before);
+    // the genuine ones, composites included, still work
+    const S = struct([
+      ['a', u16],
+      ['b', u32],
+    ]);
+    mem.writeObj(S, { a: 1, b: 2 }, 0x1000);
+    expect(mem.readObj(S, 0x1000)).toEqual({ a: 1, b: 2 });
+    expect(Object.isFrozen(u32) && Object.isFrozen(S)).toBe(true);
+  });
+
   it('mmap flags and prot outside the documented allow-lists are refused before mmap (ERR_OUT_OF_RANGE)', () => {
     const { PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE } = constants;
     const flags = MAP_PRIVATE | MAP_ANONYMOUS;

@@ -75,6 +75,24 @@ export const SCALARS = [u8, i8, u16, i16, u32, i32, u64, i64, f32, f64, be32, le
 const ATOMIC = [u8, i8, u16, i16, u32, i32, u64, i64];
 const ALL_TYPES = [...SCALARS, Pair, Packed, Arr];
 
+/**
+ * Look-alikes of the library's types: every one must be refused with ERR_INVALID_ARG_TYPE (a
+ * forged size once aimed accesses outside the checked memory and killed the process).
+ */
+const FORGED_TYPES = [
+  { ...u32, size: -1 },
+  { ...u64, size: 1 },
+  { ...f64, size: 1 },
+  { ...u8, size: 2 ** 31 },
+  Object.create(u32, { size: { value: -1 } }),
+  Object.create(u64, { size: { value: 1 } }),
+  Object.create(Pair, { size: { value: 1 } }),
+  { size: -1, scalar: 4, atomic: true, atomicScalar: 4, plainScalar: 4, align: 1, name: 'u32', form: 0 },
+];
+
+/** File descriptors past int32: each wraps onto a real fd modulo 2^32, so each must be refused. */
+const WRAPPED_FDS = (fds) => [2 ** 31, 2 ** 32 + fds[0], 2 ** 32 + fds[2], -(2 ** 32) + fds[1], 2 ** 53 - 1];
+
 /** Garbage for any argument slot. Built per sequence (some are stateful objects). */
 function garbage() {
   return [
@@ -553,10 +571,20 @@ function hostile(env) {
   } catch {
     slice = undefined;
   }
-  const t = () => m(r.pick(ALL_TYPES));
+  // a forged type or a wrapped fd makes the call `bad`: only an argument error will do
+  let bad = false;
+  const t = () => {
+    if (!r.chance(0.06)) return m(r.pick(ALL_TYPES));
+    bad = true;
+    return r.pick(FORGED_TYPES);
+  };
   const at = () => m(env.addr());
   const n = () => m(env.len());
-  const fd = () => m(r.pick(env.fdPool));
+  const fd = () => {
+    if (!r.chance(0.1)) return m(r.pick(env.fdPool));
+    bad = true;
+    return r.pick(WRAPPED_FDS(env.fdPool));
+  };
   const safe = (f) => {
     try {
       return f();
@@ -664,7 +692,7 @@ function hostile(env) {
   else return null;
   const [name, args] = r.pick(list);
   const a = args();
-  return [`${who}.${name}`, a, () => target[name](...a)];
+  return [`${who}.${name}`, a, () => target[name](...a), null, bad];
 }
 
 /** Static and constructor calls with hostile arguments. */
@@ -752,7 +780,7 @@ export function runSequence(seed, index, ops, stats) {
       }
       stats.calls++;
       if (bad && !(got.err === 'ERR_INVALID_ARG_TYPE' || got.err === 'ERR_OUT_OF_RANGE' || got.err === 'hostile')) {
-        const e = new Mismatch(`${name} with an invalid address gave ${show(got)}, not an argument error`);
+        const e = new Mismatch(`${name} with an invalid argument gave ${show(got)}, not an argument error`);
         e.log = env.log;
         throw e;
       }

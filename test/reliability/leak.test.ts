@@ -35,6 +35,8 @@ describe('mapping lifetime under churn', () => {
     // mappings behind in numbers that vary by Node line (74 to 126 lines seen on 24 and 26).
     expect(r.ours).toBeGreaterThan(10);
     expect(r.stillMapped).toBe(0);
-    expect(r.after.rssMiB - r.before.rssMiB).toBeLessThan(64);
+    // No RSS bound here: with none of our mappings left in /proc/self/maps none of their pages
+    // can be resident, and what RSS still grows by is the exited workers' V8 heaps (87 MiB seen
+    // on Node 24, 64 on 26, 20 on 20), which would test V8 rather than guestmem.
   }, 120_000);
 });
