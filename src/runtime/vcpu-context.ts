@@ -116,23 +116,22 @@ export class VcpuContext {
 
   async #attend(): Promise<void> {
     const c = this.#ctl;
-    this.#seen = c.attention();
+    // ATTENTION is always read before the requests it stands for: a request made after the
+    // read rings again, so the next checkpoint (or the wait below) sees it.
+    let seen = c.attention();
     await this.#serveRpc();
-    if (!c.pauseRequested() || c.stopRequested()) return;
     // Parked: sleep on ATTENTION without blocking the event loop, so RPCs keep being served.
     // Compare-exchanges, not stores: resume() moves PARKED to RUNNING itself, so that state()
     // reads 'running' as soon as resume() returns; a pause() that follows before this thread
-    // woke is answered by parking again at the top of the loop. ATTENTION is read before the
-    // state moves: a resume() whose compare-exchange lands after ours rang after that read, so
-    // the wait below returns at once and the loop parks again.
-    while (c.pauseRequested() && !c.stopRequested()) {
-      const seen = c.attention();
-      c.moveState(RunState.RUNNING, RunState.PARKED);
+    // woke is answered by parking again at the top of the loop.
+    for (;;) {
+      seen = c.attention();
       if (!c.pauseRequested() || c.stopRequested()) break;
+      c.moveState(RunState.RUNNING, RunState.PARKED);
       await c.waitAttention(seen, 1000);
       await this.#serveRpc();
     }
-    this.#seen = c.attention();
+    this.#seen = seen;
     c.moveState(RunState.PARKED, RunState.RUNNING);
   }
 

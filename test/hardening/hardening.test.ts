@@ -31,8 +31,10 @@ describe('hardening', () => {
       new GuestRegionMmap(rw, 0x2000),
     ]);
     const refused = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
-    const forge = (edit: (d: any) => void): unknown => {
-      const d = structuredClone(mem.share()) as any;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a descriptor being forged has no type
+    type Forged = any;
+    const forge = (edit: (d: Forged) => void): unknown => {
+      const d = structuredClone(mem.share()) as Forged;
       edit(d);
       return d;
     };
