@@ -14,9 +14,13 @@ export class GuestMemoryAtomicError extends Error {
   /** Why it failed. */
   readonly code: GuestMemoryAtomicErrorCode;
 
-  constructor(code: GuestMemoryAtomicErrorCode, message: string) {
+  /** For a lock wait that timed out: the `threadId` of the thread holding the lock. */
+  readonly holder: number | undefined;
+
+  constructor(code: GuestMemoryAtomicErrorCode, message: string, holder?: number) {
     super(`GuestMemoryAtomic: ${message}`);
     this.name = 'GuestMemoryAtomicError';
     this.code = code;
+    this.holder = holder;
   }
 }

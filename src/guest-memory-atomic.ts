@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { BroadcastChannel, receiveMessageOnPort, threadId } from 'node:worker_threads';
 import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
 import { checkTimeout, typeError } from './internal/args.js';
 import { GuestMemoryAtomicError } from './guest-memory-atomic-error.js';
@@ -7,7 +7,11 @@ import { now } from './runtime/clock.js';
 
 // Control words (Int32 indices).
 const VERSION = 0;
+/** The lock word: 0 when free, else the holder's worker threadId + 1 (so a waiter can name it). */
 const LOCK = 1;
+/** How long `lock()` waits by default before it gives up and names the holder. */
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+const MY_TOKEN = threadId + 1;
 const CONTROL_WORDS = 2;
 
 /** The structured-clone-safe form of a GuestMemoryAtomic. */
@@ -136,22 +140,48 @@ export class GuestMemoryAtomic {
 
   /**
    * Takes the cross-thread lock that serializes replacements, blocking (Atomics.wait) while
-   * another thread holds it, for at most `timeoutMs` (default forever). Returns a guard; call
-   * `guard.replace(newMem)` then `guard.unlock()`. Throws Error (code ERR_GUESTMEM_LOCK) if this
-   * GuestMemoryAtomic already holds the lock or the timeout passes.
+   * another thread holds it, for at most `timeoutMs` (default 10 s; `Infinity` waits forever).
+   * Returns a guard; call `guard.replace(newMem)` then `guard.unlock()` (or `using`). Throws
+   * GuestMemoryAtomicError ERR_GUESTMEM_LOCK if this GuestMemoryAtomic already holds the lock,
+   * or when the timeout passes, with `holder` set to the holding thread's `threadId`: a thread
+   * that died holding the lock (terminated, or threw without unlocking) never releases it, and
+   * `forceUnlock(holder)` recovers it once you know that thread is gone (its Worker's 'exit').
+   * A guard that is garbage-collected still locked (its thread threw past it) releases the lock.
    * @example const g = atomic.lock(); try { g.replace(g.memory().insertRegion(r)); } finally { g.unlock(); }
    */
   lock(timeoutMs?: number): GuestMemoryGuard {
-    const timeout = checkTimeout('timeoutMs', timeoutMs);
+    const timeout = timeoutMs === undefined ? DEFAULT_LOCK_TIMEOUT_MS : checkTimeout('timeoutMs', timeoutMs);
     if (this.#held) throw lockError('this GuestMemoryAtomic already holds the lock');
     const deadline = now() + timeout;
-    while (Atomics.compareExchange(this.#control, LOCK, 0, 1) !== 0) {
+    for (;;) {
+      const holder = Atomics.compareExchange(this.#control, LOCK, 0, MY_TOKEN);
+      if (holder === 0) break;
       const left = deadline - now();
-      if (left <= 0) throw lockError(`the lock is still held after ${timeout} ms`);
-      Atomics.wait(this.#control, LOCK, 1, Math.min(left, 100));
+      if (left <= 0) {
+        throw lockError(
+          `the lock is still held by thread ${holder - 1} after ${timeout} ms (if that thread died, forceUnlock(${holder - 1}) recovers it)`,
+          holder - 1,
+        );
+      }
+      Atomics.wait(this.#control, LOCK, holder, Math.min(left, 100));
     }
     this.#held = true;
-    return new GuestMemoryGuard(this);
+    const guard = new GuestMemoryGuard(this);
+    dropped.register(guard, { atomic: new WeakRef(this), control: this.#control }, guard);
+    return guard;
+  }
+
+  /**
+   * Releases a lock held by thread `holder` (its `threadId`) that will never release it: that
+   * thread was terminated or exited while holding it. Returns false, changing nothing, if the
+   * lock is free or held by another thread. Releasing the lock of a thread that is still running
+   * breaks mutual exclusion: call it only for a thread known to be gone.
+   */
+  forceUnlock(holder: number): boolean {
+    if (!Number.isSafeInteger(holder) || holder < 0) throw typeError('holder', 'a threadId', holder);
+    if (Atomics.compareExchange(this.#control, LOCK, holder + 1, 0) !== holder + 1) return false;
+    Atomics.notify(this.#control, LOCK, 1);
+    return true;
   }
 
   /** @internal Publishes `mem` as the next version; the caller holds the lock. */
@@ -170,8 +200,8 @@ export class GuestMemoryAtomic {
   release(): void {
     if (!this.#held) return;
     this.#held = false;
-    Atomics.store(this.#control, LOCK, 0);
-    Atomics.notify(this.#control, LOCK, 1);
+    // Only our own token: after a forceUnlock another thread may hold it now.
+    if (Atomics.compareExchange(this.#control, LOCK, MY_TOKEN, 0) === MY_TOKEN) Atomics.notify(this.#control, LOCK, 1);
   }
 
   /**
@@ -244,6 +274,7 @@ export class GuestMemoryGuard {
   unlock(): void {
     if (!this.#open) return;
     this.#open = false;
+    dropped.unregister(this);
     this.#atomic.release();
   }
 
@@ -253,6 +284,16 @@ export class GuestMemoryGuard {
   }
 }
 
-function lockError(message: string): GuestMemoryAtomicError {
-  return new GuestMemoryAtomicError('ERR_GUESTMEM_LOCK', message);
+function lockError(message: string, holder?: number): GuestMemoryAtomicError {
+  return new GuestMemoryAtomicError('ERR_GUESTMEM_LOCK', message, holder);
 }
+
+/**
+ * Guards collected while still locked: their thread went on (an exception past the guard)
+ * without unlocking. Releases the lock if this thread still holds it.
+ */
+const dropped = new FinalizationRegistry<{ atomic: WeakRef<GuestMemoryAtomic>; control: Int32Array }>((held) => {
+  const atomic = held.atomic.deref();
+  if (atomic !== undefined) atomic.release();
+  else if (Atomics.compareExchange(held.control, LOCK, MY_TOKEN, 0) === MY_TOKEN) Atomics.notify(held.control, LOCK, 1);
+});

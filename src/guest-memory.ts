@@ -154,15 +154,19 @@ function checkLayout(spans: readonly (readonly [number, number])[]): void {
 
 function checkRangeList(name: string, ranges: unknown, width: number): unknown[][] {
   if (!Array.isArray(ranges)) throw typeError(name, 'an array of ranges', ranges);
-  ranges.forEach((r, i) => {
+  // Copies, each element read once: holes (a sparse array) become undefined and are refused
+  // below, and a getter cannot pass the checks with one value and hand the mmap another.
+  const list = Array.from(ranges as unknown[], (r, i) => {
     if (!Array.isArray(r) || r.length < 2 || r.length > width)
       throw typeError(`${name}[${i}]`, `a [start, size${width === 3 ? ', fileOffset' : ''}] tuple`, r);
-    checkIndex(`${name}[${i}][0]`, r[0]);
-    checkIndex(`${name}[${i}][1]`, r[1]);
-    if (r[0] + r[1] > MAX_SAFE + 1)
-      throw invalidGuestRegion(`region at ${hex(r[0])} of ${hex(r[1])} bytes ends past 2^53`);
+    const t = width === 3 ? [r[0], r[1], r[2]] : [r[0], r[1]];
+    checkIndex(`${name}[${i}][0]`, t[0]);
+    checkIndex(`${name}[${i}][1]`, t[1]);
+    if ((t[0] as number) + (t[1] as number) > MAX_SAFE + 1)
+      throw invalidGuestRegion(`region at ${hex(t[0] as number)} of ${hex(t[1] as number)} bytes ends past 2^53`);
+    return t;
   });
-  return ranges as unknown[][];
+  return list;
 }
 
 /**

@@ -2,7 +2,7 @@ import { fstatSync } from 'node:fs';
 import { checkIndex, checkInt32, rangeError, typeError } from './internal/args.js';
 import { GuestMemoryError } from './errors.js';
 import { accessDenied, hex } from './internal/errs.js';
-import { HostMemory } from './internal/host-memory.js';
+import { HostMemory, rawBuffer } from './internal/host-memory.js';
 import { AtomicBitmap, type SharedBitmap } from './atomic-bitmap.js';
 import { native } from './native.js';
 import { constants } from './constants.js';
@@ -246,7 +246,7 @@ export class MmapRegion {
   /** @internal */
   toShared(): SharedMapping {
     const base: SharedMapping = {
-      buffer: this.hm.buffer,
+      buffer: rawBuffer(this.hm),
       prot: this.prot,
       flags: this.flags,
       hostAddress: this.hostAddress,
@@ -266,7 +266,7 @@ export class MmapRegion {
    */
   get buffer(): SharedArrayBuffer {
     if (!this.hm.writable) throw accessDenied(0, this.hm.readable ? 'write' : 'read');
-    return this.hm.buffer;
+    return rawBuffer(this.hm);
   }
 
   /**
@@ -308,7 +308,7 @@ export class MmapRegion {
    * anonymous mappings. Throws IOError.
    */
   flush(): void {
-    if (this.fileOffset !== undefined) native.flush(this.hm.buffer);
+    if (this.fileOffset !== undefined) native.flush(rawBuffer(this.hm));
   }
 }
 

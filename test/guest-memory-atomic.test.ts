@@ -140,4 +140,48 @@ describe('GuestMemoryAtomic across threads', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
     a.close();
   }, 20_000);
+
+  it('a lock held by a terminated thread: lock() times out naming it (no hang), forceUnlock(holder) recovers', async () => {
+    const a = new GuestMemoryAtomic(GuestMemoryMmap.fromRanges([[0, 0x1000]]));
+    const w = prober(a.share());
+    await ask(w, undefined);
+    expect(await ask(w, { type: 'lock', holdMs: 60_000 })).toMatchObject({ locked: true });
+    const holder = w.threadId;
+    await w.terminate(); // dies holding the lock
+    live.delete(w);
+    const err = (() => {
+      try {
+        a.lock(200);
+      } catch (e) {
+        return e as { code?: string; holder?: number };
+      }
+      return null;
+    })();
+    expect(err).toMatchObject({ code: 'ERR_GUESTMEM_LOCK', holder });
+    expect(a.forceUnlock(holder + 1000)).toBe(false); // not the holder: nothing changes
+    expect(a.forceUnlock(holder)).toBe(true);
+    a.lock(1000).unlock();
+    a.close();
+  }, 20_000);
+
+  it('a guard dropped while locked (its thread threw past it) releases the lock once collected', async () => {
+    const a = new GuestMemoryAtomic(GuestMemoryMmap.fromRanges([[0, 0x1000]]));
+    (() => {
+      a.lock(); // never unlocked
+    })();
+    const gc = (globalThis as { gc?: () => void }).gc!; // vitest.config.ts runs with --expose-gc
+    expect(gc).toBeTypeOf('function');
+    for (let i = 0; i < 20; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+      try {
+        a.lock(0).unlock();
+        a.close();
+        return;
+      } catch {
+        // not collected yet
+      }
+    }
+    throw new Error('the dropped guard never released the lock');
+  }, 20_000);
 });

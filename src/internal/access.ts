@@ -115,6 +115,9 @@ export function checkedWait(
 
 export function checkedNotify(hm: HostMemory, count: number | undefined, abs: number, errAddr: number): number {
   requireAligned(abs, 4, errAddr);
+  // No thread can wait on memory it cannot read (wait refuses it), and a PROT_NONE mapping has
+  // no views to notify through: nobody to wake.
+  if (!hm.readable) return 0;
   return atomicNotify(hm, abs, count);
 }
 

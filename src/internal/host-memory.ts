@@ -53,9 +53,16 @@ export class Views {
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 
+/**
+ * The raw buffer of a mapping, for the library's own native calls and descriptors. A module
+ * function, not a member: internal modules are not reachable through the package's exports.
+ */
+export let rawBuffer: (hm: HostMemory) => SharedArrayBuffer;
+
 /** Everything JavaScript needs to access one mapping. */
 export class HostMemory {
-  readonly buffer: SharedArrayBuffer;
+  /** The mapping's buffer: private, so no object reachable from the API hands it out. */
+  readonly #buffer: SharedArrayBuffer;
   readonly size: number;
   readonly readable: boolean;
   readonly writable: boolean;
@@ -67,20 +74,27 @@ export class HostMemory {
   readonly dirty: Int32Array | null;
   readonly pageShift: number;
 
+  static {
+    rawBuffer = (hm) => hm.#buffer;
+  }
+
   constructor(buffer: SharedArrayBuffer, prot: number, bitmap: AtomicBitmap | null = null) {
     this.bitmap = bitmap;
     this.dirty = bitmap === null ? null : bitmap.words;
     this.pageShift = bitmap === null ? 0 : bitmap.shift;
-    this.buffer = buffer;
+    this.#buffer = buffer;
     this.size = buffer.byteLength;
     // Linux: a writable mapping is also readable on every architecture we build for, but the
     // contract follows the requested protection, not the hardware's rounding up.
     this.readable = (prot & PROT_READ) !== 0;
     this.writable = this.readable && (prot & PROT_WRITE) !== 0;
-    this.dv = new DataView(buffer);
+    // A PROT_NONE mapping gets views over nothing: every access to it is refused before any
+    // view is used, and a view over it would fault the process if one were ever touched.
+    const viewed = this.readable ? buffer : new SharedArrayBuffer(0);
+    this.dv = new DataView(viewed);
     const chunks: Views[] = [];
-    for (let start = 0; start === 0 || start < this.size; start += VIEW_CHUNK) {
-      chunks.push(new Views(buffer, start, Math.min(VIEW_CHUNK, this.size - start)));
+    for (let start = 0; start === 0 || start < viewed.byteLength; start += VIEW_CHUNK) {
+      chunks.push(new Views(viewed, start, Math.min(VIEW_CHUNK, viewed.byteLength - start)));
     }
     this.chunks = chunks;
     this.c0 = chunks[0]!;
@@ -367,7 +381,7 @@ export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: nu
       return;
     }
   }
-  native.copy(dst.buffer, dst.byteOffset + dstOff, hm.buffer, abs, n);
+  native.copy(dst.buffer, dst.byteOffset + dstOff, rawBuffer(hm), abs, n);
 }
 
 /** Copies `n` bytes of `src` from byte `srcOff` of the view into the mapping at `abs`. */
@@ -388,22 +402,22 @@ function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: numbe
       return;
     }
   }
-  native.copy(hm.buffer, abs, src.buffer, src.byteOffset + srcOff, n);
+  native.copy(rawBuffer(hm), abs, src.buffer, src.byteOffset + srcOff, n);
 }
 
 /** Copies the first `n` bytes of any typed array's memory into the mapping, or out of it. */
 export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: number, toMapping: boolean): void {
   if (toMapping) {
-    native.copy(hm.buffer, abs, view.buffer, view.byteOffset, n);
+    native.copy(rawBuffer(hm), abs, view.buffer, view.byteOffset, n);
     markPlainWrite(hm, abs, n);
   } else {
-    native.copy(view.buffer, view.byteOffset, hm.buffer, abs, n);
+    native.copy(view.buffer, view.byteOffset, rawBuffer(hm), abs, n);
   }
 }
 
 /** Copies between two mappings (or within one; overlapping ranges are handled like memmove). */
 export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, srcAbs: number, n: number): void {
-  native.copy(dst.buffer, dstAbs, src.buffer, srcAbs, n);
+  native.copy(rawBuffer(dst), dstAbs, rawBuffer(src), srcAbs, n);
   markPlainWrite(dst, dstAbs, n);
 }
 
@@ -412,12 +426,12 @@ export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, sr
  * returns the bytes read (0 at end of file).
  */
 export function readFd(hm: HostMemory, abs: number, fd: number, n: number, position = -1): number {
-  const got = native.readFd(fd, hm.buffer, abs, n, position);
+  const got = native.readFd(fd, rawBuffer(hm), abs, n, position);
   markPlainWrite(hm, abs, got);
   return got;
 }
 
 /** One write(2) of the mapping's bytes to `fd` (pwrite(2) at `position` when >= 0); returns the bytes written. */
 export function writeFd(hm: HostMemory, abs: number, fd: number, n: number, position = -1): number {
-  return native.writeFd(fd, hm.buffer, abs, n, position);
+  return native.writeFd(fd, rawBuffer(hm), abs, n, position);
 }

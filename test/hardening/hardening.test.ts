@@ -20,6 +20,20 @@ import {
 } from '../../src/index.js';
 
 describe('hardening', () => {
+  it('a sparse range list is a coded TypeError, not an uncoded one', () => {
+    const refused = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    const sparse = (entries: [number, unknown][]): unknown[] => {
+      const a = new Array<unknown>(2);
+      for (const [i, v] of entries) a[i] = v;
+      return a;
+    };
+    const lists = [sparse([[1, [0, 4096]]]), sparse([[0, [0, 4096]]]), [[0, 4096], sparse([[1, 4096]])]];
+    for (const ranges of lists) {
+      expect(() => GuestMemoryMmap.fromRanges(ranges as never)).toThrow(refused);
+      expect(() => GuestMemoryMmap.fromRangesWithFiles(ranges as never)).toThrow(refused);
+    }
+  });
+
   it('fromShared takes protection from the mapping itself, and refuses forged layouts with coded errors', () => {
     const { PROT_READ, PROT_NONE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
     const ro = MmapRegion.build(null, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);

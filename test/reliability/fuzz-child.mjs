@@ -8,7 +8,7 @@
 // Prints one JSON summary line last; on the first failure prints the failing sequence's calls
 // and the command that replays it, and exits 1.
 import { parseArgs } from 'node:util';
-import { runSequence } from './fuzz-core.mjs';
+import { runSequence, snapshotDamage } from './fuzz-core.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +30,11 @@ for (let i = 0; i < count && Date.now() < deadline; i++) {
   const index = replay ?? i;
   try {
     runSequence(seed, index, ops, stats);
+    // every 8th sequence also damages a snapshot file and applies it
+    if (index % 8 === 0) {
+      await snapshotDamage(seed, index);
+      stats.snapshots = (stats.snapshots ?? 0) + 1;
+    }
     if (replay !== null) console.log(`sequence ${index} passed`);
   } catch (e) {
     const log = e.log ?? [];

@@ -6,10 +6,13 @@
 // after each sequence the model's bytes must equal guest memory's.
 //
 // Everything is a pure function of (seed, sequence index), so a failure replays exactly.
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  applySnapshot,
+  loadSnapshot,
+  saveSnapshot,
   AtomicBitmap,
   FileOffset,
   GuestMemoryError,
@@ -695,6 +698,47 @@ function hostile(env) {
   return [`${who}.${name}`, a, () => target[name](...a), null, bad];
 }
 
+/** One random forgery of a share() descriptor (a structured clone, as a worker would get). */
+function mutateDescriptor(r, shared) {
+  const d = structuredClone(shared);
+  const i = r.int(d.regions.length);
+  const g = d.regions[i];
+  switch (r.int(9)) {
+    case 0:
+      g.mapping.prot = r.pick([3, '3', 7, -1]);
+      break;
+    case 1:
+      g.mapping.buffer = new SharedArrayBuffer(g.mapping.buffer.byteLength);
+      break;
+    case 2:
+      g.mapping.hostAddress = r.pick([0n, g.mapping.hostAddress + 4096n, 1, null]);
+      break;
+    case 3:
+      d.regions.push({ ...g, guestBase: 2 ** 52 });
+      break;
+    case 4:
+      g.guestBase = r.pick([-1, 0.5, 2 ** 53, g.guestBase + 1]);
+      break;
+    case 5:
+      g.mapping.flags = r.pick([0, 0x100000, '34']);
+      break;
+    case 6:
+      g.mapping.bitmap = {
+        words: new SharedArrayBuffer(4),
+        epoch: new SharedArrayBuffer(4),
+        byteSize: 1,
+        pageSize: 4096,
+      };
+      break;
+    case 7:
+      d.regions[i] = r.pick([null, 7, {}, { guestBase: 0 }]);
+      break;
+    default:
+      d.descriptor = 'guestmem.Other';
+  }
+  return d;
+}
+
 /** Static and constructor calls with hostile arguments. */
 function constructors(env) {
   const { r } = env;
@@ -731,6 +775,21 @@ function constructors(env) {
       'GuestMemoryMmap.fromShared',
       () => [m(r.chance(0.5) ? env.scratch.share() : {})],
       (a) => GuestMemoryMmap.fromShared(...a),
+    ],
+    [
+      // a share() descriptor with one field forged: refused with an argument error, or (for
+      // harmless edits such as a new guest base) a map whose regions keep their real protection
+      'GuestMemoryMmap.fromShared(mutated)',
+      () => [mutateDescriptor(r, env.scratch.share())],
+      (a) => {
+        const got = GuestMemoryMmap.fromShared(...a);
+        const real = new Map([...env.scratch.iter()].map((g) => [g.mapping.hostAddress, g.mapping.prot]));
+        for (const g of got.iter()) {
+          if (real.has(g.mapping.hostAddress) && real.get(g.mapping.hostAddress) !== g.mapping.prot)
+            throw new Error(`${HOSTILE} a descriptor changed a mapping's protection`);
+        }
+        return got;
+      },
     ],
     [
       'new GuestRegionMmap',
@@ -819,4 +878,75 @@ export function runSequence(seed, index, ops, stats) {
 function same(a, b) {
   const norm = (x) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : Number.isNaN(v) ? 'NaN' : v));
   return norm(a) === norm(b);
+}
+
+/**
+ * Damaged snapshot files: a small map with dirty tracking is saved (full, then incremental),
+ * the file gets 1-3 flipped bits, a truncation or a spliced tail, and applying or loading it
+ * must fail with ERR_SNAPSHOT_FORMAT and leave the target memory exactly as it was.
+ */
+export async function snapshotDamage(seed, index) {
+  const r = rng(seed * 7919 + index);
+  const dir = mkdtempSync(join(tmpdir(), 'guestmem-fuzzsnap-'));
+  try {
+    const ranges = [
+      [0, 0x2000 + r.int(0x4000)],
+      [0x10000, 0x1000 + r.int(0x3000)],
+    ];
+    const mem = GuestMemoryMmap.fromRanges(ranges, { trackDirty: true });
+    for (let k = 0; k < 64; k++) {
+      const g = r.pick(ranges);
+      mem.store(u8, r.int(256), g[0] + r.int(g[1]));
+    }
+    const path = join(dir, 'a.snap');
+    const incremental = r.chance(0.5);
+    if (incremental) {
+      await saveSnapshot(mem, join(dir, 'base.snap'));
+      for (let k = 0; k < 8; k++) mem.store(u8, 0xee, ranges[0][0] + r.int(ranges[0][1]));
+    }
+    await saveSnapshot(mem, path, { incremental });
+    const bytes = readFileSync(path);
+    let bad;
+    switch (r.int(4)) {
+      case 0:
+        bad = bytes.subarray(0, r.int(bytes.length));
+        break;
+      case 1:
+        bad = Buffer.concat([bytes, Buffer.from([r.int(256)])]);
+        break;
+      default: {
+        bad = Buffer.from(bytes);
+        for (let k = 1 + r.int(3); k > 0; k--) bad[r.int(bad.length)] ^= 1 << r.int(8);
+        if (bad.equals(bytes)) bad[0] ^= 1; // two flips of one bit cancel out
+      }
+    }
+    writeFileSync(path, bad);
+    const target = GuestMemoryMmap.fromRanges(ranges);
+    target.store(u32, 0x5a5a5a5a, 0);
+    const before = [...target.iter()].map((g) => {
+      const b = new Uint8Array(g.len);
+      g.readSlice(b, 0);
+      return b;
+    });
+    for (const attempt of [() => applySnapshot(target, path), () => loadSnapshot(path)]) {
+      let err = null;
+      try {
+        await attempt();
+      } catch (e) {
+        err = e;
+      }
+      // loading an incremental snapshot is refused as a format error too
+      if (err?.code !== 'ERR_SNAPSHOT_FORMAT') {
+        throw new Error(`damaged snapshot (sequence ${index}): ${err === null ? 'accepted' : String(err)}`);
+      }
+    }
+    [...target.iter()].forEach((g, i) => {
+      const b = new Uint8Array(g.len);
+      g.readSlice(b, 0);
+      if (!Buffer.from(b).equals(Buffer.from(before[i])))
+        throw new Error(`damaged snapshot (sequence ${index}) changed memory`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -38,6 +38,8 @@ describe('API fuzzer', () => {
     expect(s.failure).toBeNull();
     expect(s.sequences).toBe(400);
     expect(s.compared).toBeGreaterThan(3000);
+    // forged types, wrapped fds and forged descriptors were refused, damaged snapshots rejected
+    expect((s as unknown as { snapshots: number }).snapshots).toBe(50);
     // the run reached the interesting outcomes, not just argument errors
     for (const kind of [
       'ok',
