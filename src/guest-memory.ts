@@ -82,6 +82,7 @@ import {
   S_U32,
   S_U64,
   S_U8,
+  i32 as I32,
   u32 as U32,
   u64 as U64,
   u8 as U8,
@@ -1186,7 +1187,12 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
 
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
-    if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
+    // u32, and i32 (registers are int32), by identity; both store the same 32 bits.
+    if (
+      typeof addr === 'number' &&
+      typeof value === 'number' &&
+      ((type === U32 && value >>> 0 === value) || (type === I32 && (value | 0) === value))
+    ) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
       const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
       const off = addr - r.startAddr;
