@@ -1,5 +1,6 @@
 // The RISC-V example machine (examples/riscv) as a client of guestmem: the official riscv-tests,
-// the default SMP guest, the command line's exit statuses, and xv6 on 3 harts with a scripted
+// the default SMP guest, the concurrency guest (LR/SC, AMOs, IPIs, WFI wake-ups), the command
+// line's exit statuses, and xv6 on 3 harts with a scripted
 // shell session. Tests that need ../shared/riscv skip with a printed reason where it is absent.
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -32,6 +33,15 @@ describe('riscv machine: command line and default guest', () => {
     expect(r.out).toContain('all harts counted together: 300000');
     expect(r.err).toMatch(/hart 2: .* MIPS/);
   }, 60_000);
+
+  it('concurrency guest: LR/SC and AMO counters, a spinlock, SC failing after a remote store, an IPI and a timer waking WFI', async () => {
+    // examples/riscv/guest/concurrency.S: exit 0 = every check passed, n = check n failed
+    const elf = new URL('../../examples/riscv/guest/concurrency.elf', import.meta.url).pathname;
+    for (const harts of ['1', '2', '3', '4']) {
+      const r = await machine(['--harts', harts, '--timeout', '60', '--stats', elf], 90_000);
+      expect({ harts, code: r.code, err: r.err.slice(-300) }).toMatchObject({ harts, code: 0 });
+    }
+  }, 240_000);
 
   it('bad options, a missing or bad ELF exit 2 with a clear error; a timeout exits 124', async () => {
     expect((await machine(['--harts', '0'])).code).toBe(2);
