@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT]
-//                  [--timeout S] [--stats] [--path tcache|raw|checked] [ELF]
+//                  [--timeout S] [--stats] [--inspect-at TEXT] [--path tcache|raw|checked] [ELF]
 // A multi-hart RV64IMA machine (QEMU virt layout) on guestmem: one VcpuPool vCPU per hart.
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,7 +16,7 @@ const DEFAULT_ELF = fileURLToPath(new URL('./guest/smp.elf', import.meta.url));
 function usage(message) {
   process.stderr.write(`riscv: ${message}\n`);
   process.stderr.write(
-    'usage: npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT] [--timeout S] [--stats] [ELF]\n',
+    'usage: npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT] [--timeout S] [--stats] [--inspect-at TEXT] [ELF]\n',
   );
   process.exit(2);
 }
@@ -33,6 +33,7 @@ try {
       until: { type: 'string' },
       timeout: { type: 'string', default: '0' },
       stats: { type: 'boolean', default: false },
+      'inspect-at': { type: 'string' },
       path: { type: 'string', default: 'tcache' },
     },
   });
@@ -91,6 +92,35 @@ const plic = new Plic(platform.plic, kickAll);
 let console_ = '';
 let pendingOut = '';
 let untilHit = false;
+let inspected = false;
+
+/**
+ * --inspect-at: pauses every hart (pool.pause()), prints each one's pc, privilege, sp and
+ * instruction count from its state block and over RPC, checks that no hart moves while paused,
+ * then resumes.
+ */
+async function inspect() {
+  await pool.pause(10_000);
+  const hex = (n) => '0x' + n.toString(16);
+  const seen = [];
+  for (let h = 0; h < harts; h++) {
+    const block = pool.stateBlock(h);
+    const x = new Int32Array(block, 0, 64);
+    const [pc, instret] = new Float64Array(block, 512, 2);
+    const r = await pool.remote(h).regs();
+    seen.push(instret);
+    process.stderr.write(
+      `inspect: hart ${h} pc=${hex(pc)} rpc-pc=${hex(r.pc)} priv=${r.priv} sp=${hex((x[5] >>> 0) * 2 ** 32 + (x[4] >>> 0))} instret=${instret}\n`,
+    );
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  for (let h = 0; h < harts; h++) {
+    const [, instret] = new Float64Array(pool.stateBlock(h), 512, 2);
+    if (instret !== seen[h]) throw new Error(`hart ${h} ran while paused (${seen[h]} -> ${instret})`);
+  }
+  pool.resume();
+  process.stderr.write(`inspect: ${harts} harts were paused and still; resumed\n`);
+}
 const lines = input.length === 0 ? [] : input.split(/(?<=\n)/);
 const promptPaced = lines.length > 1 || input.endsWith('\n');
 const flush = () => {
@@ -106,6 +136,13 @@ const uart = new Uart({
     console_ += ch;
     if (ch === '\n' || pendingOut.length > 256) flush();
     if (console_.length > 65536) console_ = console_.slice(-4096);
+    if (values['inspect-at'] !== undefined && !inspected && console_.includes(values['inspect-at'])) {
+      inspected = true;
+      inspect().catch((e) => {
+        process.stderr.write(`riscv: inspect failed: ${e.message}\n`);
+        finish(1);
+      });
+    }
     if (values.until !== undefined && !untilHit && console_.includes(values.until)) {
       untilHit = true;
       finish(0);

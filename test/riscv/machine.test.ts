@@ -82,6 +82,43 @@ describe.runIf(haveTests)('riscv machine: official riscv-tests (rv64ui, um, ua, 
 const haveXv6 = existsSync(join(xv6, 'kernel'));
 if (!haveXv6) console.log(`skipped xv6: ${xv6} is absent`);
 describe.runIf(haveXv6)('riscv machine: xv6 on 3 harts', () => {
+  it('pool.pause() while xv6 boots: every hart parks in the kernel, registers are readable, nothing moves, boot resumes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
+    try {
+      const disk = join(dir, 'fs.img');
+      copyFileSync(join(xv6, 'fs.img'), disk);
+      const r = await machine(
+        [
+          '--harts',
+          '3',
+          '--disk',
+          disk,
+          '--inspect-at',
+          'hart 2 starting',
+          '--until',
+          'init: starting sh',
+          '--timeout',
+          '120',
+          join(xv6, 'kernel'),
+        ],
+        180_000,
+      );
+      expect(r.code, r.err).toBe(0);
+      for (const h of [0, 1, 2]) {
+        const m = new RegExp(
+          `inspect: hart ${h} pc=(0x[0-9a-f]+) rpc-pc=(0x[0-9a-f]+) priv=(\\d) sp=(0x[0-9a-f]+) instret=(\\d+)`,
+        ).exec(r.err);
+        expect(m, r.err).not.toBeNull();
+        expect(m![1]).toBe(m![2]); // the state block and the RPC agree: the hart is parked
+        expect(Number(m![5])).toBeGreaterThan(1000);
+      }
+      expect(r.err).toContain('inspect: 3 harts were paused and still; resumed');
+      expect(r.out).toContain('init: starting sh');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 200_000);
+
   it('boots, then a scripted shell session gives the right output', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
     try {
