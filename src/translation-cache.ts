@@ -83,7 +83,10 @@ export interface TranslationCacheOptions {
  * boundaries or checkpoints, then `flush()` and look up again.
  *
  * Protection: a read translation is refused (null) for PROT_NONE regions and a write
- * translation for read-only ones; a read-only region still gets read translations.
+ * translation for read-only ones; a read-only region still gets read translations. Their views
+ * are plain typed arrays over read-only memory: JavaScript cannot make them read-only, so a
+ * write through a translation whose `writable` is false faults the process. Only ever write
+ * through a write translation.
  *
  * Dirty tracking: a write translation of a region that tracks dirty pages covers one dirty page
  * and marks it when it is handed out (a locked or, once per lookup). A write made through it
