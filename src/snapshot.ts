@@ -341,12 +341,15 @@ async function verify(
   }
 }
 
-/** Verifies the whole file, then copies its records into `mem` (which has the file's layout). */
+/**
+ * Verifies the whole file, then copies its records into the memory `target()` gives (one with
+ * the file's layout, made or fetched only once the file has passed).
+ */
 async function restore(
   fd: number,
   h: SnapshotHeader,
   first: number,
-  mem: GuestMemoryMmap | ((records: SnapshotRecord[]) => GuestMemoryMmap),
+  target: () => GuestMemoryMmap,
   onProgress: ((done: number, total: number) => void) | undefined,
 ): Promise<[GuestMemoryMmap, number]> {
   const buf = Buffer.allocUnsafe(IO_PIECE);
@@ -359,16 +362,16 @@ async function restore(
   });
   const bytes = records.reduce((s, r) => s + r.len, 0);
   total = 2 * bytes;
-  const target = typeof mem === 'function' ? mem(records) : mem;
+  const mem = target();
   for (const r of records) {
     const data = readAt(fd, r.at, r.len, 'contents', buf).subarray(0, r.len);
-    target.writeSlice(data, r.addr);
+    mem.writeSlice(data, r.addr);
     done += r.len;
     onProgress?.(done, total);
     await nextTurn();
   }
   if (total === 0) onProgress?.(0, 0);
-  return [target, bytes];
+  return [mem, bytes];
 }
 
 function sameLayout(mem: GuestMemoryMmap, h: SnapshotHeader): boolean {
@@ -430,7 +433,7 @@ export async function applySnapshot(
     for (const r of mem.iter()) {
       if ((r.mapping.prot & RW) !== RW) throw accessDenied(r.startAddr, 'write');
     }
-    const [, bytes] = await restore(fd, h, first, mem, onProgress);
+    const [, bytes] = await restore(fd, h, first, () => mem, onProgress);
     return { mode: h.mode, bytes, regions: h.regions.length };
   } finally {
     closeSync(fd);

@@ -80,123 +80,75 @@ describe.runIf(haveTests)('riscv machine: official riscv-tests (rv64ui, um, ua, 
 });
 
 const haveXv6 = existsSync(join(xv6, 'kernel'));
+/** xv6 on 3 harts over a fresh copy of fs.img (the machine writes its disk): `args` go before the kernel. */
+async function xv6Run(args: string[], timeout: number): Promise<{ code: number; out: string; err: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
+  try {
+    const disk = join(dir, 'fs.img');
+    copyFileSync(join(xv6, 'fs.img'), disk);
+    return await machine(['--harts', '3', '--disk', disk, ...args, join(xv6, 'kernel')], timeout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (!haveXv6) console.log(`skipped xv6: ${xv6} is absent`);
 describe.runIf(haveXv6)('riscv machine: xv6 on 3 harts', () => {
   it('pool.pause() while xv6 boots: every hart parks in the kernel, registers are readable, nothing moves, boot resumes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
-    try {
-      const disk = join(dir, 'fs.img');
-      copyFileSync(join(xv6, 'fs.img'), disk);
-      const r = await machine(
-        [
-          '--harts',
-          '3',
-          '--disk',
-          disk,
-          '--inspect-at',
-          'hart 2 starting',
-          '--until',
-          'init: starting sh',
-          '--timeout',
-          '120',
-          join(xv6, 'kernel'),
-        ],
-        180_000,
-      );
-      expect(r.code, r.err).toBe(0);
-      for (const h of [0, 1, 2]) {
-        const m = new RegExp(
-          `inspect: hart ${h} pc=(0x[0-9a-f]+) rpc-pc=(0x[0-9a-f]+) priv=(\\d) sp=(0x[0-9a-f]+) instret=(\\d+)`,
-        ).exec(r.err);
-        expect(m, r.err).not.toBeNull();
-        expect(m![1]).toBe(m![2]); // the state block and the RPC agree: the hart is parked
-        expect(Number(m![5])).toBeGreaterThan(1000);
-      }
-      expect(r.err).toContain('inspect: 3 harts were paused and still; resumed');
-      expect(r.out).toContain('init: starting sh');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const r = await xv6Run(
+      ['--inspect-at', 'hart 2 starting', '--until', 'init: starting sh', '--timeout', '120'],
+      180_000,
+    );
+    expect(r.code, r.err).toBe(0);
+    for (const h of [0, 1, 2]) {
+      const m = new RegExp(
+        `inspect: hart ${h} pc=(0x[0-9a-f]+) rpc-pc=(0x[0-9a-f]+) priv=(\\d) sp=(0x[0-9a-f]+) instret=(\\d+)`,
+      ).exec(r.err);
+      expect(m, r.err).not.toBeNull();
+      expect(m![1]).toBe(m![2]); // the state block and the RPC agree: the hart is parked
+      expect(Number(m![5])).toBeGreaterThan(1000);
     }
+    expect(r.err).toContain('inspect: 3 harts were paused and still; resumed');
+    expect(r.out).toContain('init: starting sh');
   }, 200_000);
 
   it('boots, then a scripted shell session gives the right output', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
-    try {
-      const disk = join(dir, 'fs.img');
-      copyFileSync(join(xv6, 'fs.img'), disk);
-      const input = [
-        'ls',
-        'echo hello guestmem > f',
-        'cat f',
-        'mkdir d',
-        'ln f g',
-        'rm f',
-        'cat g',
-        'wc g',
-        'cat README | grep xv6 | wc',
-        'forktest',
-        'stressfs',
-        'echo done-marker',
-      ].join('\\n');
-      const r = await machine(
-        [
-          '--harts',
-          '3',
-          '--disk',
-          disk,
-          '--input',
-          input + '\\n',
-          '--until',
-          'done-marker\n',
-          '--timeout',
-          '240',
-          join(xv6, 'kernel'),
-        ],
-        300_000,
-      );
-      expect(r.code, r.err).toBe(0);
-      expect(r.out).toContain('hart 1 starting');
-      expect(r.out).toContain('hart 2 starting');
-      expect(r.out).toContain('init: starting sh');
-      expect(r.out).toMatch(/README\s+2 2 2305/);
-      expect(r.out).toMatch(/\$ cat g\nhello guestmem\n/);
-      expect(r.out).toMatch(/1 2 15 g/);
-      expect(r.out).toMatch(/\n5 54 319\s*\n/);
-      expect(r.out).toContain('fork test OK');
-      expect(r.out).toContain('stressfs starting');
-      expect(r.out).not.toContain('panic');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const input = [
+      'ls',
+      'echo hello guestmem > f',
+      'cat f',
+      'mkdir d',
+      'ln f g',
+      'rm f',
+      'cat g',
+      'wc g',
+      'cat README | grep xv6 | wc',
+      'forktest',
+      'stressfs',
+      'echo done-marker',
+    ].join('\\n');
+    const r = await xv6Run(['--input', input + '\\n', '--until', 'done-marker\n', '--timeout', '240'], 300_000);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('hart 1 starting');
+    expect(r.out).toContain('hart 2 starting');
+    expect(r.out).toContain('init: starting sh');
+    expect(r.out).toMatch(/README\s+2 2 2305/);
+    expect(r.out).toMatch(/\$ cat g\nhello guestmem\n/);
+    expect(r.out).toMatch(/1 2 15 g/);
+    expect(r.out).toMatch(/\n5 54 319\s*\n/);
+    expect(r.out).toContain('fork test OK');
+    expect(r.out).toContain('stressfs starting');
+    expect(r.out).not.toContain('panic');
   }, 320_000);
 
   it.runIf(process.env.RISCV_LONG === '1')(
     'usertests pipe1 ends with ALL TESTS PASSED (RISCV_LONG=1)',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'riscv-xv6-'));
-      try {
-        const disk = join(dir, 'fs.img');
-        copyFileSync(join(xv6, 'fs.img'), disk);
-        const r = await machine(
-          [
-            '--harts',
-            '3',
-            '--disk',
-            disk,
-            '--input',
-            'usertests pipe1\\n',
-            '--until',
-            'ALL TESTS PASSED',
-            '--timeout',
-            '900',
-            join(xv6, 'kernel'),
-          ],
-          960_000,
-        );
-        expect(r.code, r.err).toBe(0);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      const r = await xv6Run(
+        ['--input', 'usertests pipe1\\n', '--until', 'ALL TESTS PASSED', '--timeout', '900'],
+        960_000,
+      );
+      expect(r.code, r.err).toBe(0);
     },
     1_000_000,
   );

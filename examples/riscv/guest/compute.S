@@ -67,13 +67,7 @@ smode:  la      s1, data
 harts:  .dword  1
 done:   .word   0
 
-        .section .tohost, "aw", @progbits
-        .balign 64
-        .globl tohost
-tohost: .dword  0
-        .balign 64
-        .globl fromhost
-fromhost: .dword 0
+#include "htif.S"
 
         .section .bss
         .balign 4096

@@ -256,31 +256,6 @@ trap:   addi    sp, sp, -32
 3:      li      a0, 9
         j       fail
 
-barrier:
-        la      t0, arrived
-        la      t1, generation
-        ld      t2, 0(t1)
-        li      t3, 1
-        amoadd.d t4, t3, (t0)
-        addi    t4, t4, 1
-        bne     t4, s1, 2f
-        sd      zero, 0(t0)
-        fence
-        addi    t2, t2, 1
-        sd      t2, 0(t1)
-        ret
-2:      ld      t6, 0(t1)
-        beq     t6, t2, 2b
-        ret
-
-lock:   la      t0, spin
-        li      t1, 1
-1:      amoswap.w.aq t2, t1, (t0)
-        bnez    t2, 1b
-        ret
-unlock: la      t0, spin
-        amoswap.w.rl zero, zero, (t0)
-        ret
 
         .section .data
         .balign 8
@@ -291,25 +266,17 @@ amow:   .dword  0
 bits:   .dword  0
 maxid:  .dword  0
 plain:  .dword  0
-arrived: .dword 0
-generation: .dword 0
 step:   .dword  0
 ready:  .dword  0
 ipi_seen: .dword 0
 timer_seen: .dword 0
-spin:   .word   0
         .balign 64
 resv:   .dword  0
         .balign 64
 elsewhere: .dword 0
 
-        .section .tohost, "aw", @progbits
-        .balign 64
-        .globl tohost
-tohost: .dword  0
-        .balign 64
-        .globl fromhost
-fromhost: .dword 0
+#include "htif.S"
+#include "sync.S"
 
         .section .bss
         .balign 16

@@ -62,34 +62,6 @@ _start:
 park:   wfi
         j       park
 
-# barrier: the last hart to arrive releases the others (sense-reversing, over harts)
-barrier:
-        la      t0, arrived
-        la      t1, generation
-        ld      t2, 0(t1)               # this round's generation
-        li      t3, 1
-        amoadd.d t4, t3, (t0)
-        addi    t4, t4, 1
-        la      t5, harts
-        ld      t5, 0(t5)
-        bne     t4, t5, 2f
-        sd      zero, 0(t0)             # last: reset and release
-        fence
-        addi    t2, t2, 1
-        sd      t2, 0(t1)
-        ret
-2:      ld      t6, 0(t1)
-        beq     t6, t2, 2b
-        ret
-
-lock:   la      t0, spin
-        li      t1, 1
-1:      amoswap.w.aq t2, t1, (t0)
-        bnez    t2, 1b
-        ret
-unlock: la      t0, spin
-        amoswap.w.rl zero, zero, (t0)
-        ret
 
 # putc(a0): wait for THR empty, write
 putc:   li      t0, UART
@@ -139,19 +111,11 @@ total:  .asciz  "all harts counted together: "
         .globl harts
 harts:  .dword  1                       # the machine patches in its hart count (symbol 'harts')
 counter: .dword 0
-arrived: .dword 0
-generation: .dword 0
-spin:   .word   0
         .balign 8
 digits: .space  32
 
-        .section .tohost, "aw", @progbits
-        .balign 64
-        .globl tohost
-tohost: .dword  0
-        .balign 64
-        .globl fromhost
-fromhost: .dword 0
+#include "htif.S"
+#include "sync.S"
 
         .section .bss
         .balign 16
