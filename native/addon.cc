@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mmap", Napi::Function::New(env, Map));
   exports.Set("flush", Napi::Function::New(env, Flush));
   exports.Set("describe", Napi::Function::New(env, Describe));
+  exports.Set("bindBitmap", Napi::Function::New(env, BindBitmap));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings));
   exports.Set("externalMemoryAllowed", Napi::Function::New(env, ExternalMemoryAllowed));
   exports.Set("copy", MakeCopyFunction(env));

@@ -27,10 +27,16 @@ std::atomic<int64_t> g_live_mappings{0};
 
 // What each live mapping was made with, by address: the truth a descriptor from another thread
 // is checked against (a descriptor is data anyone can forge; protection must never come from it).
+// A mapping that tracks dirty pages also owns its bitmap's buffers (words and epoch), so a
+// descriptor can name only that bitmap: another one of the same geometry would collect the
+// mapping's writes somewhere no snapshot looks.
 struct MappingRecord {
   size_t size;
   int prot;
   int flags;
+  std::shared_ptr<v8::BackingStore> bitmap_words;
+  std::shared_ptr<v8::BackingStore> bitmap_epoch;
+  double bitmap_page_size;
 };
 std::mutex g_registry_mutex;
 std::unordered_map<void*, MappingRecord>& Registry() {
@@ -39,9 +45,14 @@ std::unordered_map<void*, MappingRecord>& Registry() {
 }
 
 void Unmap(void* data, size_t length, void* /*deleter_data*/) {
+  MappingRecord gone{};
   {
     std::lock_guard<std::mutex> lock(g_registry_mutex);
-    Registry().erase(data);
+    auto it = Registry().find(data);
+    if (it != Registry().end()) {
+      gone = std::move(it->second);  // the bitmap's buffers are released outside the lock
+      Registry().erase(it);
+    }
   }
   // SAFETY: `data`/`length` are exactly what mmap returned for this backing store, and V8 calls
   // the deleter once, when no JavaScript object in any isolate can reach the memory any more.
@@ -125,7 +136,7 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   g_live_mappings.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(g_registry_mutex);
-    Registry()[addr] = MappingRecord{size, prot, flags};
+    Registry()[addr] = MappingRecord{size, prot, flags, nullptr, nullptr, 0};
   }
 
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
@@ -157,25 +168,75 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+namespace {
+
+// The SharedArrayBuffer in `v`, or an empty handle.
+v8::Local<v8::SharedArrayBuffer> AsShared(const Napi::Value& v) {
+  if (v.IsEmpty()) return v8::Local<v8::SharedArrayBuffer>();
+  v8::Local<v8::Value> local = ToV8(v);
+  if (local.IsEmpty() || !local->IsSharedArrayBuffer()) return v8::Local<v8::SharedArrayBuffer>();
+  return local.As<v8::SharedArrayBuffer>();
+}
+
+}  // namespace
+
+Napi::Value BindBitmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool four = info.Length() == 4 && info[3].IsNumber();
+  v8::Local<v8::SharedArrayBuffer> map = four ? AsShared(info[0]) : v8::Local<v8::SharedArrayBuffer>();
+  v8::Local<v8::SharedArrayBuffer> words = four ? AsShared(info[1]) : v8::Local<v8::SharedArrayBuffer>();
+  v8::Local<v8::SharedArrayBuffer> epoch = four ? AsShared(info[2]) : v8::Local<v8::SharedArrayBuffer>();
+  if (map.IsEmpty() || words.IsEmpty() || epoch.IsEmpty()) {
+    throw MakeArgError(env, false, "bindBitmap(mapping, words, epoch, pageSize) takes three SharedArrayBuffers and a number");
+  }
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  auto it = Registry().find(map->Data());
+  if (it == Registry().end() || it->second.size != map->ByteLength() || it->second.bitmap_words) {
+    return Napi::Boolean::New(env, false);  // not a live mapping, or it has its bitmap already
+  }
+  it->second.bitmap_words = words->GetBackingStore();
+  it->second.bitmap_epoch = epoch->GetBackingStore();
+  it->second.bitmap_page_size = info[3].As<Napi::Number>().DoubleValue();
+  return Napi::Boolean::New(env, true);
+}
+
 Napi::Value Describe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  v8::Local<v8::Value> v = info.Length() == 1 ? ToV8(info[0]) : v8::Local<v8::Value>();
-  if (v.IsEmpty() || !v->IsSharedArrayBuffer()) return env.Null();
-  v8::Local<v8::SharedArrayBuffer> sab = v.As<v8::SharedArrayBuffer>();
+  v8::Local<v8::SharedArrayBuffer> sab = info.Length() >= 1 ? AsShared(info[0]) : v8::Local<v8::SharedArrayBuffer>();
+  if (sab.IsEmpty()) return env.Null();
+  v8::Local<v8::SharedArrayBuffer> words = info.Length() >= 3 ? AsShared(info[1]) : v8::Local<v8::SharedArrayBuffer>();
+  v8::Local<v8::SharedArrayBuffer> epoch = info.Length() >= 3 ? AsShared(info[2]) : v8::Local<v8::SharedArrayBuffer>();
   void* data = sab->Data();
   size_t len = sab->ByteLength();
-  MappingRecord rec;
+  int prot = 0;
+  int flags = 0;
+  int bitmap = 0;  // 0: the mapping has no bitmap; 1: it is the one given; 2: it is another one
+  double page_size = 0;
   {
     std::lock_guard<std::mutex> lock(g_registry_mutex);
     auto it = Registry().find(data);
     // The buffer is alive (we hold it), so its mapping cannot have been unmapped and reused.
     if (it == Registry().end() || it->second.size != len) return env.Null();
-    rec = it->second;
+    prot = it->second.prot;
+    flags = it->second.flags;
+    if (it->second.bitmap_words) {
+      // Backing stores are compared by their memory: the registry keeps both alive, so their
+      // addresses cannot be reused by another buffer while the mapping lives.
+      bool same = !words.IsEmpty() && !epoch.IsEmpty() &&
+                  words->Data() == it->second.bitmap_words->Data() &&
+                  words->ByteLength() == it->second.bitmap_words->ByteLength() &&
+                  epoch->Data() == it->second.bitmap_epoch->Data() &&
+                  epoch->ByteLength() == it->second.bitmap_epoch->ByteLength();
+      bitmap = same ? 1 : 2;
+      page_size = it->second.bitmap_page_size;
+    }
   }
-  Napi::Array result = Napi::Array::New(env, 3);
-  result.Set(0u, Napi::Number::New(env, rec.prot));
-  result.Set(1u, Napi::Number::New(env, rec.flags));
+  Napi::Array result = Napi::Array::New(env, 5);
+  result.Set(0u, Napi::Number::New(env, prot));
+  result.Set(1u, Napi::Number::New(env, flags));
   result.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data))));
+  result.Set(3u, Napi::Number::New(env, bitmap));
+  result.Set(4u, Napi::Number::New(env, page_size));
   return result;
 }
 

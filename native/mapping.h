@@ -9,8 +9,13 @@ namespace guestmem {
 Napi::Value Map(const Napi::CallbackInfo& info);
 // flush(buffer: SharedArrayBuffer): msync(MS_SYNC) of the whole mapping.
 Napi::Value Flush(const Napi::CallbackInfo& info);
-// describe(buffer) -> [prot, flags, hostAddress] if `buffer` is a live guestmem mapping, else null.
+// describe(buffer, words?, epoch?) -> [prot, flags, hostAddress, bitmap, pageSize] if `buffer` is
+// a live guestmem mapping, else null; bitmap: 0 none bound, 1 the given words/epoch, 2 another
+// bitmap; pageSize: the bound bitmap's page size (0 without one).
 Napi::Value Describe(const Napi::CallbackInfo& info);
+// bindBitmap(buffer, words, epoch, pageSize) -> whether the mapping took this dirty bitmap as its own
+// (false if it is not a live mapping or already has one).
+Napi::Value BindBitmap(const Napi::CallbackInfo& info);
 // liveMappings() -> number of mappings not yet unmapped (across all threads).
 Napi::Value LiveMappings(const Napi::CallbackInfo& info);
 // externalMemoryAllowed() -> whether this runtime accepts external backing stores.

@@ -208,6 +208,10 @@ export class MmapRegion {
     }
     const bitmap = bitmapFor(size, options);
     const [buffer, hostAddress] = native.mmap(size, prot, flags, fd, start);
+    if (bitmap !== null) {
+      const b = bitmap.toShared();
+      native.bindBitmap(buffer, b.words, b.epoch, b.pageSize); // a new mapping: always taken
+    }
     return new MmapRegion(token, buffer, hostAddress, fileOffset ?? undefined, prot, flags, bitmap);
   }
 
@@ -219,27 +223,29 @@ export class MmapRegion {
    */
   static fromShared(shared: SharedMapping, name = 'shared.mapping'): MmapRegion {
     if (typeof shared !== 'object' || shared === null) throw typeError(name, 'a shared mapping', shared);
-    const info = native.describe(shared.buffer);
+    const b = shared.bitmap;
+    const named = typeof b === 'object' && b !== null;
+    const info = native.describe(shared.buffer, named ? b.words : undefined, named ? b.epoch : undefined);
     if (info === null) {
       throw typeError(`${name}.buffer`, 'the SharedArrayBuffer of a live guestmem mapping', shared.buffer);
     }
-    const [prot, flags, hostAddress] = info;
+    const [prot, flags, hostAddress, ownBitmap, pageSize] = info;
     if (shared.hostAddress !== hostAddress) {
       throw typeError(`${name}.hostAddress`, `the mapping's own address (${hex(hostAddress)})`, shared.hostAddress);
     }
     if (shared.prot !== prot || shared.flags !== flags) {
       throw typeError(`${name}.prot`, `the mapping's own protection and flags (${prot}, ${flags})`, shared.prot);
     }
+    // The dirty bitmap must be the mapping's own (bound natively when it was created), or absent
+    // for a mapping without one: a foreign bitmap, or none, would hide this thread's writes from
+    // every snapshot.
+    if (ownBitmap === 0 ? b !== undefined : ownBitmap !== 1 || b!.pageSize !== pageSize || b!.byteSize !== shared.buffer.byteLength) {
+      const want = ownBitmap === 0 ? 'no bitmap (the mapping does not track dirty pages)' : "the mapping's own dirty bitmap";
+      throw typeError(`${name}.bitmap`, want, b);
+    }
     let fo: FileOffset | undefined;
     if (shared.fd !== undefined) fo = new FileOffset(shared.fd, shared.start ?? 0);
-    let bitmap: AtomicBitmap | null = null;
-    if (shared.bitmap !== undefined) {
-      const b = shared.bitmap;
-      if (typeof b !== 'object' || b === null || b.byteSize !== shared.buffer.byteLength) {
-        throw typeError(`${name}.bitmap`, `a dirty bitmap of this mapping (${shared.buffer.byteLength} bytes)`, b);
-      }
-      bitmap = AtomicBitmap.fromShared(b);
-    }
+    const bitmap = b === undefined ? null : AtomicBitmap.fromShared(b);
     return new MmapRegion(token, shared.buffer, hostAddress, fo, prot, flags, bitmap);
   }
 

@@ -12,8 +12,14 @@ export interface NativeAddon {
   setErrorClass(cls: typeof GuestMemoryError): void;
   mmap(size: number, prot: number, flags: number, fd: number, offset: bigint): [SharedArrayBuffer, bigint];
   flush(buffer: SharedArrayBuffer): void;
-  /** [prot, flags, hostAddress] of a live guestmem mapping's buffer, or null for any other value. */
-  describe(buffer: unknown): [number, number, bigint] | null;
+  /**
+   * [prot, flags, hostAddress, bitmap, pageSize] of a live guestmem mapping's buffer, or null for
+   * any other value; bitmap is 0 when the mapping has no dirty bitmap, 1 when `words`/`epoch` are
+   * the buffers of its own, 2 when it has another one; pageSize is its bitmap's (0 without one).
+   */
+  describe(buffer: unknown, words?: unknown, epoch?: unknown): [number, number, bigint, number, number] | null;
+  /** Makes `words`/`epoch` the mapping's own dirty bitmap (kept alive with it); false if it has one. */
+  bindBitmap(buffer: SharedArrayBuffer, words: SharedArrayBuffer, epoch: SharedArrayBuffer, pageSize: number): boolean;
   liveMappings(): number;
   externalMemoryAllowed(): boolean;
   /** memmove between two buffers at absolute byte offsets (views: pass view.buffer + offset). */

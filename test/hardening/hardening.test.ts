@@ -77,6 +77,27 @@ describe('hardening', () => {
       GuestMemoryMmap.fromShared(forge((d) => (d.regions[2].mapping.bitmap.byteSize = 4096)) as never),
     ).toThrow(refused);
     expect(() => GuestMemoryMmap.fromShared(forge((d) => (d.regions[2] = null)) as never)).toThrow(refused);
+    // a foreign bitmap of the same geometry, a dropped bitmap, a bitmap with another page size,
+    // a bitmap given to a mapping that tracks nothing: each would lose or misplace dirty pages
+    const other = MmapRegion.create(8192, { trackDirty: true }).toShared().bitmap!;
+    const coarse = MmapRegion.create(8192, { trackDirty: 8192 }).toShared().bitmap!;
+    expect(() => GuestMemoryMmap.fromShared(forge((d) => (d.regions[2].mapping.bitmap = other)) as never)).toThrow(
+      refused,
+    );
+    expect(() =>
+      GuestMemoryMmap.fromShared(forge((d) => (d.regions[2].mapping.bitmap.words = other.words)) as never),
+    ).toThrow(refused);
+    expect(() => GuestMemoryMmap.fromShared(forge((d) => delete d.regions[2].mapping.bitmap) as never)).toThrow(
+      refused,
+    );
+    expect(() =>
+      GuestMemoryMmap.fromShared(
+        forge((d) => (d.regions[2].mapping.bitmap = { ...d.regions[2].mapping.bitmap, pageSize: 8192 })) as never,
+      ),
+    ).toThrow(refused);
+    expect(() => GuestMemoryMmap.fromShared(forge((d) => (d.regions[0].mapping.bitmap = coarse)) as never)).toThrow(
+      refused,
+    );
     // the genuine descriptor still works, with the real protections
     const copy = GuestMemoryMmap.fromShared(structuredClone(mem.share()));
     expect(() => copy.writeObj(u32, 1, 0)).toThrow(expect.objectContaining({ kind: 'AccessDenied' }));

@@ -722,14 +722,18 @@ function mutateDescriptor(r, shared) {
     case 5:
       g.mapping.flags = r.pick([0, 0x100000, '34']);
       break;
-    case 6:
-      g.mapping.bitmap = {
-        words: new SharedArrayBuffer(4),
-        epoch: new SharedArrayBuffer(4),
-        byteSize: 1,
-        pageSize: 4096,
-      };
+    case 6: {
+      // a foreign bitmap of the right geometry, a wrong page size, or none at all
+      const size = g.mapping.buffer.byteLength;
+      const words = Math.max(4, Math.ceil(Math.ceil(size / 4096) / 32) * 4);
+      const foreign = { words: new SharedArrayBuffer(words), epoch: new SharedArrayBuffer(4), byteSize: size, pageSize: 4096 };
+      const pick = r.int(3);
+      if (pick === 0) g.mapping.bitmap = foreign;
+      else if (pick === 1 && g.mapping.bitmap) g.mapping.bitmap = { ...g.mapping.bitmap, pageSize: 8192 };
+      else if (g.mapping.bitmap) delete g.mapping.bitmap;
+      else g.mapping.bitmap = foreign;
       break;
+    }
     case 7:
       d.regions[i] = r.pick([null, 7, {}, { guestBase: 0 }]);
       break;
@@ -784,9 +788,15 @@ function constructors(env) {
       (a) => {
         const got = GuestMemoryMmap.fromShared(...a);
         const real = new Map([...env.scratch.iter()].map((g) => [g.mapping.hostAddress, g.mapping.prot]));
+        const bitmaps = new Map([...env.scratch.iter()].map((g) => [g.mapping.hostAddress, g.mapping.bitmap]));
         for (const g of got.iter()) {
           if (real.has(g.mapping.hostAddress) && real.get(g.mapping.hostAddress) !== g.mapping.prot)
             throw new Error(`${HOSTILE} a descriptor changed a mapping's protection`);
+          const own = bitmaps.get(g.mapping.hostAddress);
+          if (own !== undefined && (own === null) !== (g.mapping.bitmap === null))
+            throw new Error(`${HOSTILE} a descriptor added or dropped a dirty bitmap`);
+          if (own && own.pageSize !== g.mapping.bitmap.pageSize)
+            throw new Error(`${HOSTILE} a descriptor changed a dirty bitmap's page size`);
         }
         return got;
       },
