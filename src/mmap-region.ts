@@ -239,8 +239,13 @@ export class MmapRegion {
     // The dirty bitmap must be the mapping's own (bound natively when it was created), or absent
     // for a mapping without one: a foreign bitmap, or none, would hide this thread's writes from
     // every snapshot.
-    if (ownBitmap === 0 ? b !== undefined : ownBitmap !== 1 || b!.pageSize !== pageSize || b!.byteSize !== shared.buffer.byteLength) {
-      const want = ownBitmap === 0 ? 'no bitmap (the mapping does not track dirty pages)' : "the mapping's own dirty bitmap";
+    if (
+      ownBitmap === 0
+        ? b !== undefined
+        : ownBitmap !== 1 || b!.pageSize !== pageSize || b!.byteSize !== shared.buffer.byteLength
+    ) {
+      const want =
+        ownBitmap === 0 ? 'no bitmap (the mapping does not track dirty pages)' : "the mapping's own dirty bitmap";
       throw typeError(`${name}.bitmap`, want, b);
     }
     let fo: FileOffset | undefined;

@@ -726,7 +726,12 @@ function mutateDescriptor(r, shared) {
       // a foreign bitmap of the right geometry, a wrong page size, or none at all
       const size = g.mapping.buffer.byteLength;
       const words = Math.max(4, Math.ceil(Math.ceil(size / 4096) / 32) * 4);
-      const foreign = { words: new SharedArrayBuffer(words), epoch: new SharedArrayBuffer(4), byteSize: size, pageSize: 4096 };
+      const foreign = {
+        words: new SharedArrayBuffer(words),
+        epoch: new SharedArrayBuffer(4),
+        byteSize: size,
+        pageSize: 4096,
+      };
       const pick = r.int(3);
       if (pick === 0) g.mapping.bitmap = foreign;
       else if (pick === 1 && g.mapping.bitmap) g.mapping.bitmap = { ...g.mapping.bitmap, pageSize: 8192 };
