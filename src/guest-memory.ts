@@ -42,7 +42,7 @@ import {
   requireWrite,
   writeObjAt,
 } from './internal/access.js';
-import { fitsInline, fitsOperand } from './internal/byte-window.js';
+import { fitsInline, fitsOperand, spanOf, type Span } from './internal/byte-window.js';
 import {
   copyIn,
   copyOut,
@@ -117,19 +117,20 @@ const token = Symbol('GuestMemoryMmap');
 
 /** A region of length 0 that no address hits: what `locate` returns for unmapped addresses. */
 const NO_REGION = new GuestRegionMmap(emptyMapping(), 0);
+const NO_SPAN = spanOf(NO_REGION);
 
 /** log2 of the bytes per region-table slot, and the first address the table does not cover. */
 const TABLE_SHIFT = 20;
 const TABLE_LIMIT = 2 ** 32;
 
-function regionTable(regions: readonly GuestRegionMmap[]): GuestRegionMmap[] {
+function regionTable(spans: readonly Span[]): Span[] {
   // Array.from: a packed array (no hole checks on the fast paths)
-  const table = Array.from({ length: TABLE_LIMIT / 2 ** TABLE_SHIFT }, () => NO_REGION);
-  for (const r of regions) {
+  const table = Array.from({ length: TABLE_LIMIT / 2 ** TABLE_SHIFT }, () => NO_SPAN);
+  for (const r of spans) {
     if (r.startAddr >= TABLE_LIMIT || r.len === 0) continue;
     const last = Math.min(r.startAddr + r.len - 1, TABLE_LIMIT - 1);
     for (let slot = Math.floor(r.startAddr / 2 ** TABLE_SHIFT); slot <= Math.floor(last / 2 ** TABLE_SHIFT); slot++) {
-      if (table[slot] === NO_REGION) table[slot] = r;
+      if (table[slot] === NO_SPAN) table[slot] = r;
     }
   }
   return table;
@@ -193,18 +194,20 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   readonly regions: readonly GuestRegionMmap[];
   /** @internal Start addresses, for the binary search. */
   private readonly starts: readonly number[];
-  /** @internal The last region an access hit (per thread: each thread has its own object). */
-  private hot: GuestRegionMmap;
+  /** The regions' spans (what the fast paths read), in the same order; private like every span. */
+  readonly #spans: readonly Span[];
+  /** The span of the last region an access hit (per thread: each thread has its own object). */
+  #hot: Span;
   /**
-   * @internal Region table of the first 4 GiB, one entry per 2^TABLE_SHIFT bytes: the first
-   * region overlapping that slot, or NO_REGION. The fast paths index it instead of testing the
+   * Region table of the first 4 GiB, one entry per 2^TABLE_SHIFT bytes: the span of the first
+   * region overlapping that slot, or NO_SPAN. The fast paths index it instead of testing the
    * last region used, so random accesses over several regions cost no mispredicted branch; an
    * entry that does not hold the address (a slot shared by two regions) fails the fast path's
-   * bounds test and the access falls back to `locate`.
+   * bounds test and the access falls back to `#locate`.
    */
-  private readonly table: readonly GuestRegionMmap[];
-  /** @internal More than one region: the fast paths index `table` instead of using `hot`. */
-  private readonly multi: boolean;
+  readonly #table: readonly Span[];
+  /** More than one region: the fast paths index `#table` instead of using `#hot`. */
+  readonly #multi: boolean;
   /**
    * What the register accessors (`ld*`/`st*`) do with a misaligned address: 'fault' throws
    * Misaligned (the default, as the atomic accessors do), 'split' performs it byte by byte
@@ -230,9 +233,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     this.bus = args[0] === token && args[3] instanceof DeviceBus ? args[3] : null;
     this.splitMisaligned = this.misaligned === 'split';
     this.starts = this.regions.map((r) => r.startAddr);
-    this.hot = this.regions[0] ?? NO_REGION;
-    this.table = regionTable(this.regions);
-    this.multi = this.regions.length > 1;
+    this.#spans = this.regions.map(spanOf);
+    this.#hot = this.#spans[0] ?? NO_SPAN;
+    this.#table = regionTable(this.#spans);
+    this.#multi = this.regions.length > 1;
   }
 
   // ---- construction ----------------------------------------------------------------------------
@@ -395,15 +399,15 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   /**
-   * @internal The region holding `addr` (any number), or NO_REGION; updates the cache. The fast
+   * The span of the region holding `addr` (any number), or NO_SPAN; updates the cache. The fast
    * paths call this first, so a cache miss costs a binary search, not the validating slow path.
    */
-  locate(addr: number): GuestRegionMmap {
+  #locate(addr: number): Span {
     if (addr < TABLE_LIMIT && addr >= 0) {
-      const t = this.table[Math.floor(addr / 2 ** TABLE_SHIFT)]!;
+      const t = this.#table[Math.floor(addr / 2 ** TABLE_SHIFT)]!;
       if (addr >= t.startAddr && addr - t.startAddr < t.len) return t;
     }
-    const hot = this.hot;
+    const hot = this.#hot;
     if (addr >= hot.startAddr && addr - hot.startAddr < hot.len) return hot;
     const starts = this.starts;
     let lo = 0;
@@ -413,17 +417,17 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       if (starts[mid]! <= addr) lo = mid + 1;
       else hi = mid - 1;
     }
-    if (hi < 0) return NO_REGION;
-    const r = this.regions[hi]!;
-    if (!(addr - r.startAddr < r.len)) return NO_REGION;
-    this.hot = r;
+    if (hi < 0) return NO_SPAN;
+    const r = this.#spans[hi]!;
+    if (!(addr - r.startAddr < r.len)) return NO_SPAN;
+    this.#hot = r;
     return r;
   }
 
   /** @internal The region holding `addr`, or undefined. */
   lookup(addr: number): GuestRegionMmap | undefined {
-    const r = this.locate(addr);
-    return r === NO_REGION ? undefined : r;
+    const r = this.#locate(addr);
+    return r === NO_SPAN ? undefined : (r.window as GuestRegionMmap);
   }
 
   /** The region containing `addr`, or undefined. */
@@ -432,10 +436,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     return this.lookup(addr);
   }
 
-  /** @internal The region containing `addr`, or InvalidGuestAddress. */
-  private regionFor(addr: number): GuestRegionMmap {
-    const r = this.lookup(addr);
-    if (r === undefined) throw invalidGuestAddress(addr);
+  /** The span of the region containing `addr`, or InvalidGuestAddress. */
+  #spanFor(addr: number): Span {
+    const r = this.#locate(addr);
+    if (r === NO_SPAN) throw invalidGuestAddress(addr);
     return r;
   }
 
@@ -522,8 +526,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   getSlice(addr: number, count: number): VolatileSlice {
     checkIndex('addr', addr);
     checkIndex('count', count);
-    const r = this.regionFor(addr);
-    return r.getSlice(addr - r.startAddr, count);
+    const r = this.#spanFor(addr);
+    return (r.window as GuestRegionMmap).getSlice(addr - r.startAddr, count);
   }
 
   /** Slices covering [addr, addr + count) across adjacent regions; InvalidGuestAddress at the first hole. */
@@ -536,7 +540,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     let done = 0;
     do {
       const cur = addr + done;
-      const r = this.regionFor(cur);
+      const r = this.#spanFor(cur);
       const off = cur - r.startAddr;
       const n = Math.min(count - done, r.len - off);
       out.push(new VolatileSlice(r.hm, off, n));
@@ -553,7 +557,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   private transfer(buf: Uint8Array, count: number, addr: number, toGuest: boolean): number {
     if (count === 0) return 0;
-    let r = this.regionFor(addr);
+    let r = this.#spanFor(addr);
     let total = 0;
     for (;;) {
       const cur = addr + total;
@@ -568,8 +572,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       }
       total += n;
       if (total === count) return total;
-      const next = this.lookup(addr + total);
-      if (next === undefined) return total;
+      const next = this.#locate(addr + total);
+      if (next === NO_SPAN) return total;
       r = next;
     }
   }
@@ -618,7 +622,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     // shared helper measured 5-15% slower (the helper's extra inlining level), on the hottest path.
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0)
@@ -631,11 +635,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   private readObjAny<T>(type: ValueType<T>, addr: number): T {
-    let r = this.hot;
+    let r = this.#hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      r = this.#locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -650,7 +654,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   private readObjSlow<T>(type: ValueType<T>, addr: number): T {
     checkType(type);
     checkIndex('addr', addr);
-    const r = this.regionFor(addr);
+    const r = this.#spanFor(addr);
     const off = addr - r.startAddr;
     if (off + type.size <= r.len) return readObjAt(r.hm, type, off, addr) as T;
     // Spans regions: gather the bytes, then decode (scalars through scratch, no allocation).
@@ -670,7 +674,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.i32, off >>> 2, value | 0);
@@ -682,11 +686,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   private writeObjAny<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
-    let r = this.hot;
+    let r = this.#hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      r = this.#locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -710,7 +714,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     checkType(type);
     checkIndex('addr', addr);
     if (type.scalar !== S_COMPOSITE) checkOperand(type, value);
-    const r = this.regionFor(addr);
+    const r = this.#spanFor(addr);
     const off = addr - r.startAddr;
     if (off + type.size <= r.len) {
       writeObjAt(r.hm, type, value, off, addr);
@@ -732,7 +736,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   readUnordered<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return r.u32[off >>> 2] as T;
@@ -744,11 +748,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   private readUnorderedAny<T>(type: ValueType<T>, addr: number): T {
-    let r = this.hot;
+    let r = this.#hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      r = this.#locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -785,7 +789,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
     if (typeof addr === 'number' && typeof value === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0 && value >>> 0 === value) {
@@ -805,11 +809,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   private writeUnorderedAny<T>(type: ValueType<T>, value: T, addr: number): void {
-    let r = this.hot;
+    let r = this.#hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      r = this.#locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -884,7 +888,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   ld8u(addr: number): number {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.u8, off);
     }
@@ -895,7 +899,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   ld8s(addr: number): number {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.i8, off);
     }
@@ -906,7 +910,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   ld16u(addr: number): number {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.u16, off >>> 1);
     }
@@ -917,7 +921,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   ld16s(addr: number): number {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.i16, off >>> 1);
     }
@@ -928,7 +932,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   ld32s(addr: number): number {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.i32, off >>> 2);
     }
@@ -939,7 +943,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   ld32u(addr: number): number {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.i32, off >>> 2) >>> 0;
     }
@@ -957,7 +961,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   st8(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.wEnd) {
         Atomics.store(r.i8, off, (value << 24) >> 24);
@@ -972,7 +976,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   st16(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.wEnd && (off & 1) === 0) {
         Atomics.store(r.i16, off >>> 1, (value << 16) >> 16);
@@ -987,7 +991,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   st32(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.i32, off >>> 2, value | 0);
@@ -1006,7 +1010,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       if (!signed) return v;
       return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
     }
-    const r = this.regionFor(addr);
+    const r = this.#spanFor(addr);
     const off = addr - r.startAddr;
     let v: number;
     if ((off & (size - 1)) === 0 && off + size <= r.len) {
@@ -1039,7 +1043,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       this.bus.write(addr, size, size === 1 ? value & 0xff : size === 2 ? value & 0xffff : value >>> 0);
       return;
     }
-    const r = this.regionFor(addr);
+    const r = this.#spanFor(addr);
     const off = addr - r.startAddr;
     const bits = size === 1 ? value & 0xff : size === 2 ? value & 0xffff : value >>> 0;
     if ((off & (size - 1)) === 0 && off + size <= r.len) {
@@ -1067,7 +1071,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     checkIndex('count', count);
     const pos = checkPosition('position', position);
     if (count === 0) return 0;
-    let r = this.regionFor(addr);
+    let r = this.#spanFor(addr);
     let total = 0;
     for (;;) {
       const cur = addr + total;
@@ -1085,8 +1089,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       if (n === 0) return total;
       total += n;
       if (total === count) return total;
-      const next = this.lookup(addr + total);
-      if (next === undefined) return total;
+      const next = this.#locate(addr + total);
+      if (next === NO_SPAN) return total;
       r = next;
     }
   }
@@ -1122,9 +1126,9 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   // ---- atomics -----------------------------------------------------------------------------
 
   /** @internal The region and region offset for an atomic access of `size` bytes at `addr`. */
-  private atomicTarget(addr: number, size: number): GuestRegionMmap {
+  private atomicTarget(addr: number, size: number): Span {
     checkIndex('addr', addr);
-    const r = this.regionFor(addr);
+    const r = this.#spanFor(addr);
     const off = addr - r.startAddr;
     if (off + size > r.len) throw invalidBackendAddress(off, size);
     return r;
@@ -1139,7 +1143,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   load<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0)
@@ -1152,11 +1156,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   private loadAny<T>(type: ValueType<T>, addr: number): T {
-    let r = this.hot;
+    let r = this.#hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      r = this.#locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -1194,7 +1198,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       ((type === U32 && value >>> 0 === value) || (type === I32 && (value | 0) === value))
     ) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         Atomics.store(r.i32, off >>> 2, value | 0);
@@ -1206,11 +1210,11 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   private storeAny<T>(type: ValueType<T>, value: T, addr: number): void {
-    let r = this.hot;
+    let r = this.#hot;
     // typeof first: subtracting a bigint would throw an untyped TypeError.
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr); // cache miss: a binary search, then the same fast access
+      r = this.#locate(addr); // cache miss: a binary search, then the same fast access
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -1245,10 +1249,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    * through the cache or a binary search, no allocation; anything else validates in `rmw`.
    */
   private rmwAny<T>(op: number, type: ValueType<T>, addr: number, value: T): T {
-    let r = this.hot;
+    let r = this.#hot;
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr);
+      r = this.#locate(addr);
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -1274,7 +1278,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       replacement >>> 0 === replacement
     ) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.compareExchange(r.i32, off >>> 2, expected | 0, replacement | 0) >>> 0;
@@ -1286,10 +1290,10 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   private compareExchangeAny<T>(type: ValueType<T>, addr: number, expected: T, replacement: T): T {
-    let r = this.hot;
+    let r = this.#hot;
     let off = typeof addr === 'number' ? addr - r.startAddr : -1;
     if (!(off >= 0 && off < r.len) && typeof addr === 'number') {
-      r = this.locate(addr);
+      r = this.#locate(addr);
       off = addr - r.startAddr;
     }
     const size = ValueType.is(type) ? type.size : NaN; // NaN: a forged type takes the slow path, which refuses it
@@ -1317,7 +1321,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   exchange<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.exchange(r.i32, off >>> 2, value | 0) >>> 0;
@@ -1335,7 +1339,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.add(r.i32, off >>> 2, value | 0) >>> 0;
@@ -1350,7 +1354,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   fetchSub<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.sub(r.i32, off >>> 2, value | 0) >>> 0;
@@ -1365,7 +1369,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   fetchAnd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.and(r.i32, off >>> 2, value | 0) >>> 0;
@@ -1380,7 +1384,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   fetchOr<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.or(r.i32, off >>> 2, value | 0) >>> 0;
@@ -1395,7 +1399,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   fetchXor<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
       // One region: the cached one; several: the table's (no branch on which region; see `table`).
-      const r = this.multi && addr < TABLE_LIMIT ? this.table[addr >>> TABLE_SHIFT]! : this.hot;
+      const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
         const old = Atomics.xor(r.i32, off >>> 2, value | 0) >>> 0;

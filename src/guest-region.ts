@@ -1,8 +1,8 @@
 import { checkIndex, MAX_SAFE, typeError } from './internal/args.js';
 import { hex, invalidGuestRegion } from './internal/errs.js';
-import { ByteWindow, LEVEL_REGION } from './internal/byte-window.js';
+import { ByteWindow, LEVEL_REGION, spanOf } from './internal/byte-window.js';
 import type { FileOffset } from './file-offset.js';
-import { MmapRegion } from './mmap-region.js';
+import { hostOf, MmapRegion } from './mmap-region.js';
 import { VolatileSlice } from './volatile-slice.js';
 
 /**
@@ -16,10 +16,7 @@ import { VolatileSlice } from './volatile-slice.js';
  * ram.writeObj(u32, 7, 0x10);
  */
 export class GuestRegionMmap extends ByteWindow {
-  /** The guest physical address of the region's first byte. */
-  readonly startAddr: number;
-  /** The mapping behind the region. */
-  readonly mapping: MmapRegion;
+  readonly #mapping: MmapRegion;
 
   /**
    * Places `mapping` at `guestBase`. Throws InvalidGuestRegion if guestBase + len > 2^53
@@ -31,9 +28,18 @@ export class GuestRegionMmap extends ByteWindow {
     if (guestBase + mapping.size > MAX_SAFE + 1) {
       throw invalidGuestRegion(`region at ${hex(guestBase)} of ${hex(mapping.size)} bytes ends past 2^53`);
     }
-    super(mapping.hm, 0, mapping.size, LEVEL_REGION);
-    this.startAddr = guestBase;
-    this.mapping = mapping;
+    super(hostOf(mapping), 0, mapping.size, LEVEL_REGION, guestBase);
+    this.#mapping = mapping;
+  }
+
+  /** The guest physical address of the region's first byte. */
+  get startAddr(): number {
+    return spanOf(this).startAddr;
+  }
+
+  /** The mapping behind the region. */
+  get mapping(): MmapRegion {
+    return this.#mapping;
   }
 
   /** The file backing the region, if any. */
@@ -76,11 +82,11 @@ export class GuestRegionMmap extends ByteWindow {
     checkIndex('offset', offset);
     checkIndex('count', count);
     this.checkRange(offset, count);
-    return new VolatileSlice(this.hm, offset, count);
+    return new VolatileSlice(spanOf(this).hm, offset, count);
   }
 
   /** The whole region as a slice. */
   asVolatileSlice(): VolatileSlice {
-    return new VolatileSlice(this.hm, 0, this.len);
+    return new VolatileSlice(spanOf(this).hm, 0, this.len);
   }
 }

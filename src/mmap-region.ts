@@ -62,6 +62,9 @@ function bitmapFor(size: number, options: MappingOptions | undefined): AtomicBit
 
 const token = Symbol('MmapRegion');
 
+/** The HostMemory of a mapping: a module function, so only the library's own modules reach it. */
+export let hostOf: (m: MmapRegion) => HostMemory;
+
 /**
  * MmapRegion: one mmap of host memory (anonymous or file-backed), exposed as one
  * SharedArrayBuffer. Implements VolatileMemory (getSlice, getRef, …).
@@ -89,7 +92,11 @@ export class MmapRegion {
   /** The mapping's address in this process (for logging or ioctls; never dereferenced here). */
   readonly hostAddress: bigint;
   /** @internal */
-  readonly hm: HostMemory;
+  readonly #hm: HostMemory;
+
+  static {
+    hostOf = (m) => m.#hm;
+  }
 
   /** @internal Use `create`, `fromFile` or `build`. */
   constructor(
@@ -107,12 +114,13 @@ export class MmapRegion {
     this.prot = prot;
     this.flags = flags;
     this.hostAddress = hostAddress;
-    this.hm = new HostMemory(buffer, prot, bitmap);
+    this.#hm = new HostMemory(buffer, prot, bitmap);
+    Object.freeze(this); // size, prot, flags and address are facts about the mapping, not settings
   }
 
   /** The dirty-page bitmap, or null when the mapping was created without `trackDirty`. */
   get bitmap(): AtomicBitmap | null {
-    return this.hm.bitmap;
+    return this.#hm.bitmap;
   }
 
   /**
@@ -257,11 +265,11 @@ export class MmapRegion {
   /** @internal */
   toShared(): SharedMapping {
     const base: SharedMapping = {
-      buffer: rawBuffer(this.hm),
+      buffer: rawBuffer(this.#hm),
       prot: this.prot,
       flags: this.flags,
       hostAddress: this.hostAddress,
-      ...(this.hm.bitmap ? { bitmap: this.hm.bitmap.toShared() } : {}),
+      ...(this.#hm.bitmap ? { bitmap: this.#hm.bitmap.toShared() } : {}),
     };
     return this.fileOffset ? { ...base, fd: this.fileOffset.fd, start: this.fileOffset.start } : base;
   }
@@ -276,8 +284,8 @@ export class MmapRegion {
    * it is only handed out for mappings that are readable and writable: otherwise AccessDenied.
    */
   get buffer(): SharedArrayBuffer {
-    if (!this.hm.writable) throw accessDenied(0, this.hm.readable ? 'write' : 'read');
-    return rawBuffer(this.hm);
+    if (!this.#hm.writable) throw accessDenied(0, this.#hm.readable ? 'write' : 'read');
+    return rawBuffer(this.#hm);
   }
 
   /**
@@ -301,7 +309,7 @@ export class MmapRegion {
 
   /** The whole mapping as a slice. */
   asVolatileSlice(): VolatileSlice {
-    return new VolatileSlice(this.hm, 0, this.size);
+    return new VolatileSlice(this.#hm, 0, this.size);
   }
 
   /** A reference to a `type` value at `offset`. Throws OutOfBounds. */
@@ -319,7 +327,7 @@ export class MmapRegion {
    * anonymous mappings. Throws IOError.
    */
   flush(): void {
-    if (this.fileOffset !== undefined) native.flush(rawBuffer(this.hm));
+    if (this.fileOffset !== undefined) native.flush(rawBuffer(this.#hm));
   }
 }
 

@@ -1,8 +1,8 @@
 import { GuestMemoryAtomic } from './guest-memory-atomic.js';
 import { GuestMemoryMmap } from './guest-memory.js';
-import type { GuestRegionMmap } from './guest-region.js';
 import { markPageAfterPlain, type AtomicBitmap } from './atomic-bitmap.js';
 import { checkIndex, typeError } from './internal/args.js';
+import { spanOf, type Span } from './internal/byte-window.js';
 import { VIEW_CHUNK } from './internal/host-memory.js';
 
 /** The views of one run of guest RAM (see the module comment). */
@@ -39,7 +39,7 @@ export class Translation {
   readonly dv: DataView;
 
   /** @internal */
-  constructor(region: GuestRegionMmap, start: number, end: number, writable: boolean) {
+  constructor(region: Span, start: number, end: number, writable: boolean) {
     this.start = start;
     this.end = end;
     this.offset = -region.startAddr;
@@ -56,6 +56,7 @@ export class Translation {
     this.f32 = v.f32;
     this.f64 = v.f64;
     this.dv = region.hm.dv;
+    Object.freeze(this);
   }
 }
 
@@ -82,11 +83,12 @@ export interface TranslationCacheOptions {
  * one atomic load, plus one per dirty-tracked region written through; check it at block
  * boundaries or checkpoints, then `flush()` and look up again.
  *
- * Protection: a read translation is refused (null) for PROT_NONE regions and a write
- * translation for read-only ones; a read-only region still gets read translations. Their views
- * are plain typed arrays over read-only memory: JavaScript cannot make them read-only, so a
- * write through a translation whose `writable` is false faults the process. Only ever write
- * through a write translation.
+ * Protection: only read-write regions are translated; for a read-only or PROT_NONE region
+ * `lookup` returns null and the interpreter uses the checked accessors (`ld*`), which refuse a
+ * write with AccessDenied. (JavaScript has no read-only typed array: a view over read-only
+ * memory, written once by mistake, would fault the process.) A read translation's views are
+ * writable memory too, but a write through them bypasses dirty tracking: write only through a
+ * write translation.
  *
  * Dirty tracking: a write translation of a region that tracks dirty pages covers one dirty page
  * and marks it when it is handed out (a locked or, once per lookup). A write made through it
@@ -164,18 +166,20 @@ export class TranslationCache {
    */
   lookup(addr: number, write: boolean): Translation | null {
     if (typeof addr !== 'number' || !(addr >= 0) || !Number.isSafeInteger(addr)) return null;
-    const r = this.#memory.lookup(addr);
-    if (r === undefined) return null;
+    const g = this.#memory.lookup(addr);
+    if (g === undefined) return null;
+    const r = spanOf(g);
     const off = addr - r.startAddr;
     if (off >= VIEW_CHUNK) return null;
     const limit = Math.min(r.len, VIEW_CHUNK);
     this.lookups++;
+    // Views are only ever handed out over read-write memory: JavaScript has no read-only typed
+    // array, and one write through a view of a read-only mapping would fault the process.
+    if (r.wEnd === 0) return null;
     if (!write) {
-      if (r.rEnd === 0) return null;
       return new Translation(r, r.startAddr, r.startAddr + limit, false);
     }
-    if (r.wEnd === 0) return null;
-    const bitmap = r.mapping.bitmap;
+    const bitmap = g.mapping.bitmap;
     const run = bitmap === null ? this.#writeRun : bitmap.pageSize;
     const first = Math.floor(off / run) * run;
     const last = Math.min(first + run, limit);

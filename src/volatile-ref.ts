@@ -25,8 +25,7 @@ import { VolatileSlice } from './volatile-slice.js';
  * counter.store(counter.load() + 1);
  */
 export class VolatileRef<T> {
-  /** @internal */
-  readonly hm: HostMemory;
+  readonly #hm: HostMemory;
   /** @internal */
   readonly abs: number;
   /** The value type of the referenced memory. */
@@ -34,9 +33,10 @@ export class VolatileRef<T> {
 
   /** @internal Refs come from `getRef`. */
   constructor(hm: HostMemory, abs: number, type: ValueType<T>) {
-    this.hm = hm;
+    this.#hm = hm;
     this.abs = abs;
     this.type = type;
+    Object.freeze(this);
   }
 
   /** The referenced type's size in bytes. */
@@ -46,18 +46,18 @@ export class VolatileRef<T> {
 
   /** Reads the value (atomic if a naturally aligned scalar). Throws AccessDenied on PROT_NONE. */
   load(): T {
-    return readObjAt(this.hm, this.type, this.abs, 0) as T;
+    return readObjAt(this.#hm, this.type, this.abs, 0) as T;
   }
 
   /** Writes the value (atomic if a naturally aligned scalar), after checking it fits the type. */
   store(value: WriteValue<T>): void {
     if (this.type.scalar !== S_COMPOSITE) checkOperand(this.type, value);
-    writeObjAt(this.hm, this.type, value, this.abs, 0);
+    writeObjAt(this.#hm, this.type, value, this.abs, 0);
   }
 
   /** The referenced bytes as a slice. */
   toSlice(): VolatileSlice {
-    return new VolatileSlice(this.hm, this.abs, this.type.size);
+    return new VolatileSlice(this.#hm, this.abs, this.type.size);
   }
 }
 
@@ -90,8 +90,7 @@ const TYPED_FOR_KIND: Record<number, string> = {
  * ring.store(3, 0xffff);
  */
 export class VolatileArrayRef<T> {
-  /** @internal */
-  readonly hm: HostMemory;
+  readonly #hm: HostMemory;
   /** @internal */
   readonly abs: number;
   /** The value type of each element. */
@@ -101,10 +100,11 @@ export class VolatileArrayRef<T> {
 
   /** @internal Array refs come from `getArrayRef`. */
   constructor(hm: HostMemory, abs: number, type: ValueType<T>, len: number) {
-    this.hm = hm;
+    this.#hm = hm;
     this.abs = abs;
     this.type = type;
     this.len = len;
+    Object.freeze(this);
   }
 
   /** Size of one element in bytes. */
@@ -120,24 +120,24 @@ export class VolatileArrayRef<T> {
 
   /** Reads element `index` (atomic if a naturally aligned scalar). Throws OutOfBounds. */
   load(index: number): T {
-    return readObjAt(this.hm, this.type, this.at(index), index * this.type.size) as T;
+    return readObjAt(this.#hm, this.type, this.at(index), index * this.type.size) as T;
   }
 
   /** Writes element `index` (atomic if a naturally aligned scalar). Throws OutOfBounds. */
   store(index: number, value: T): void {
     const abs = this.at(index);
     if (this.type.scalar !== S_COMPOSITE) checkOperand(this.type, value);
-    writeObjAt(this.hm, this.type, value, abs, index * this.type.size);
+    writeObjAt(this.#hm, this.type, value, abs, index * this.type.size);
   }
 
   /** A VolatileRef to element `index`. */
   ref(index: number): VolatileRef<T> {
-    return new VolatileRef(this.hm, this.at(index), this.type);
+    return new VolatileRef(this.#hm, this.at(index), this.type);
   }
 
   /** The referenced bytes as a slice. */
   toSlice(): VolatileSlice {
-    return new VolatileSlice(this.hm, this.abs, this.len * this.type.size);
+    return new VolatileSlice(this.#hm, this.abs, this.len * this.type.size);
   }
 
   private bulkCompatible(arr: unknown): boolean {
@@ -157,12 +157,12 @@ export class VolatileArrayRef<T> {
     }
     const count = Math.min(this.len, arr.length);
     if (count === 0) return 0;
-    requireRead(this.hm, 0);
+    requireRead(this.#hm, 0);
     if (this.bulkCompatible(arr)) {
-      copyView(this.hm, this.abs, arr as unknown as ArrayBufferView, count * this.type.size, false);
+      copyView(this.#hm, this.abs, arr as unknown as ArrayBufferView, count * this.type.size, false);
       return count;
     }
-    for (let i = 0; i < count; i++) arr[i] = readObjAt(this.hm, this.type, this.abs + i * this.type.size, 0) as T;
+    for (let i = 0; i < count; i++) arr[i] = readObjAt(this.#hm, this.type, this.abs + i * this.type.size, 0) as T;
     return count;
   }
 
@@ -177,8 +177,8 @@ export class VolatileArrayRef<T> {
     const count = Math.min(this.len, arr.length);
     if (count === 0) return;
     if (this.bulkCompatible(arr)) {
-      requireWrite(this.hm, 0);
-      copyView(this.hm, this.abs, arr as unknown as ArrayBufferView, count * this.type.size, true);
+      requireWrite(this.#hm, 0);
+      copyView(this.#hm, this.abs, arr as unknown as ArrayBufferView, count * this.type.size, true);
       return;
     }
     if (this.type.scalar !== S_COMPOSITE) {
@@ -190,15 +190,15 @@ export class VolatileArrayRef<T> {
         checkOperand(this.type, v, `arr[${i}]`);
         values[i] = v;
       }
-      requireWrite(this.hm, 0);
-      for (let i = 0; i < count; i++) writeObjAt(this.hm, this.type, values[i], this.abs + i * this.type.size, 0);
+      requireWrite(this.#hm, 0);
+      for (let i = 0; i < count; i++) writeObjAt(this.#hm, this.type, values[i], this.abs + i * this.type.size, 0);
       return;
     }
     const size = this.type.size;
     const bytes = new Uint8Array(count * size);
     const dv = new DataView(bytes.buffer);
     for (let i = 0; i < count; i++) this.type.encode(dv, i * size, arr[i] as T, `arr[${i}]`);
-    requireWrite(this.hm, 0);
-    copyIn(this.hm, this.abs, bytes, 0, bytes.length);
+    requireWrite(this.#hm, 0);
+    copyIn(this.#hm, this.abs, bytes, 0, bytes.length);
   }
 }

@@ -1,6 +1,6 @@
 import { checkIndex, typeError } from './internal/args.js';
 import { outOfBounds, tooBig } from './internal/errs.js';
-import { ByteWindow, LEVEL_SLICE } from './internal/byte-window.js';
+import { ByteWindow, LEVEL_SLICE, spanOf } from './internal/byte-window.js';
 import { checkType, requireRead, requireWrite } from './internal/access.js';
 import { copyBetween, copyView, type HostMemory } from './internal/host-memory.js';
 import type { ValueType } from './types.js';
@@ -60,7 +60,7 @@ export class VolatileSlice extends ByteWindow {
     checkIndex('offset', offset);
     checkIndex('count', count);
     this.checkRange(offset, count);
-    return new VolatileSlice(this.hm, this.base + offset, count);
+    return new VolatileSlice(spanOf(this).hm, spanOf(this).base + offset, count);
   }
 
   /** Same as {@link getSlice}. */
@@ -72,14 +72,17 @@ export class VolatileSlice extends ByteWindow {
   offset(count: number): VolatileSlice {
     checkIndex('count', count);
     if (count > this.len) throw outOfBounds(count);
-    return new VolatileSlice(this.hm, this.base + count, this.len - count);
+    return new VolatileSlice(spanOf(this).hm, spanOf(this).base + count, this.len - count);
   }
 
   /** `[this[0, mid), this[mid, len)]`. Throws OutOfBounds { addr: mid } if mid > len. */
   splitAt(mid: number): [VolatileSlice, VolatileSlice] {
     checkIndex('mid', mid);
     if (mid > this.len) throw outOfBounds(mid);
-    return [new VolatileSlice(this.hm, this.base, mid), new VolatileSlice(this.hm, this.base + mid, this.len - mid)];
+    return [
+      new VolatileSlice(spanOf(this).hm, spanOf(this).base, mid),
+      new VolatileSlice(spanOf(this).hm, spanOf(this).base + mid, this.len - mid),
+    ];
   }
 
   /**
@@ -90,7 +93,7 @@ export class VolatileSlice extends ByteWindow {
     const t = checkType(type) as ValueType<T>;
     checkIndex('offset', offset);
     this.checkRange(offset, t.size);
-    return new VolatileRef(this.hm, this.base + offset, t);
+    return new VolatileRef(spanOf(this).hm, spanOf(this).base + offset, t);
   }
 
   /**
@@ -104,7 +107,7 @@ export class VolatileSlice extends ByteWindow {
     const bytes = n * t.size;
     if (bytes > Number.MAX_SAFE_INTEGER) throw tooBig(n, t.size);
     this.checkRange(offset, bytes);
-    return new VolatileArrayRef(this.hm, this.base + offset, t, n);
+    return new VolatileArrayRef(spanOf(this).hm, spanOf(this).base + offset, t, n);
   }
 
   /**
@@ -116,8 +119,8 @@ export class VolatileSlice extends ByteWindow {
     const el = arr.BYTES_PER_ELEMENT;
     const count = Math.min(Math.floor(this.len / el), arr.length);
     if (count > 0) {
-      requireRead(this.hm, 0);
-      copyView(this.hm, this.base, arr, count * el, false);
+      requireRead(spanOf(this).hm, 0);
+      copyView(spanOf(this).hm, spanOf(this).base, arr, count * el, false);
     }
     return count;
   }
@@ -128,8 +131,8 @@ export class VolatileSlice extends ByteWindow {
     const el = arr.BYTES_PER_ELEMENT;
     const count = Math.min(Math.floor(this.len / el), arr.length);
     if (count > 0) {
-      requireWrite(this.hm, 0);
-      copyView(this.hm, this.base, arr, count * el, true);
+      requireWrite(spanOf(this).hm, 0);
+      copyView(spanOf(this).hm, spanOf(this).base, arr, count * el, true);
     }
   }
 
@@ -138,9 +141,9 @@ export class VolatileSlice extends ByteWindow {
     if (!(dst instanceof VolatileSlice)) throw typeError('dst', 'a VolatileSlice', dst);
     const n = Math.min(this.len, dst.len);
     if (n > 0) {
-      requireRead(this.hm, 0);
-      requireWrite(dst.hm, 0);
-      copyBetween(dst.hm, dst.base, this.hm, this.base, n);
+      requireRead(spanOf(this).hm, 0);
+      requireWrite(spanOf(dst).hm, 0);
+      copyBetween(spanOf(dst).hm, spanOf(dst).base, spanOf(this).hm, spanOf(this).base, n);
     }
     return n;
   }

@@ -31,16 +31,18 @@ describe('TranslationCache', () => {
     expect(tc.valid()).toBe(true);
   });
 
-  it('refuses protected regions; read-only ones get read translations only', () => {
+  it('translates read-write regions only: read-only and PROT_NONE ones get null, the checked accessors still work', () => {
     const { PROT_READ, PROT_NONE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
     const ro = MmapRegion.build(undefined, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
     const none = MmapRegion.build(undefined, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS);
     const mem = GuestMemoryMmap.fromRegions([new GuestRegionMmap(ro, 0), new GuestRegionMmap(none, 0x1000)]);
     const tc = new TranslationCache(mem);
-    expect(tc.lookup(0, false)).not.toBeNull();
+    expect(tc.lookup(0, false)).toBeNull();
     expect(tc.lookup(0, true)).toBeNull();
     expect(tc.lookup(0x1000, false)).toBeNull();
     expect(tc.lookup(0x1000, true)).toBeNull();
+    expect(mem.ld32s(0)).toBe(0);
+    expect(() => mem.st32(0, 1)).toThrow(expect.objectContaining({ kind: 'AccessDenied' }));
   });
 
   it('learns a hot-unplug through GuestMemoryAtomic with one load, and follows the new map', () => {

@@ -77,44 +77,50 @@ import {
 export const LEVEL_SLICE = 0;
 export const LEVEL_REGION = 1;
 
-export abstract class ByteWindow implements Bytes<number> {
-  /** @internal */
+/**
+ * What the fast paths of one window read: its mapping, bounds and chunk-0 views. It is only ever
+ * held in private fields (ByteWindow's, GuestMemoryMmap's), so no public object leads to a raw
+ * view: a view over a read-only mapping, written by mistake, would fault the process.
+ */
+export class Span {
+  /** The mapping. */
   readonly hm: HostMemory;
-  /** @internal Absolute offset of the window's first byte in the mapping. */
+  /** Absolute offset of the window's first byte in the mapping. */
   readonly base: number;
   /** Length of the window in bytes. */
   readonly len: number;
-  /** @internal LEVEL_SLICE or LEVEL_REGION. */
+  /** LEVEL_SLICE or LEVEL_REGION. */
   readonly level: number;
-  /** @internal Fast-path limits: offsets below these are readable/writable in chunk 0. */
+  /** The guest address of the window's first byte (regions; 0 for slices). */
+  readonly startAddr: number;
+  /** The public window this span belongs to (set once by its constructor). */
+  readonly window: ByteWindow | null;
+  /** Fast-path limits: offsets below these are readable/writable in chunk 0. */
   readonly rEnd: number;
-  /** @internal */
   readonly wEnd: number;
-  /** @internal Dirty-bitmap words (null when tracking is off) and log2(page size). */
+  /** Dirty-bitmap words (null when tracking is off) and log2(page size). */
   readonly dirty: Int32Array | null;
-  /** @internal */
   readonly pageShift: number;
-  /** @internal hm.c0, one load closer to the fast paths. */
+  /** hm.c0, and its views, one load closer to the fast paths. */
   readonly c0: Views;
-  // Chunk 0's views copied onto the window itself, so a fast-path access is one field load
-  // from the object the caller already holds (GuestMemoryMmap caches its last region).
-  /** @internal */ readonly u8: Uint8Array;
-  /** @internal */ readonly i8: Int8Array;
-  /** @internal */ readonly u16: Uint16Array;
-  /** @internal */ readonly i16: Int16Array;
-  /** @internal */ readonly u32: Uint32Array;
-  /** @internal */ readonly i32: Int32Array;
-  /** @internal */ readonly u64: BigUint64Array;
-  /** @internal */ readonly i64: BigInt64Array;
-  /** @internal */ readonly f32: Float32Array;
-  /** @internal */ readonly f64: Float64Array;
+  readonly u8: Uint8Array;
+  readonly i8: Int8Array;
+  readonly u16: Uint16Array;
+  readonly i16: Int16Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly u64: BigUint64Array;
+  readonly i64: BigInt64Array;
+  readonly f32: Float32Array;
+  readonly f64: Float64Array;
 
-  /** @internal */
-  constructor(hm: HostMemory, base: number, len: number, level: number) {
+  constructor(window: ByteWindow | null, hm: HostMemory, base: number, len: number, level: number, startAddr: number) {
+    this.window = window;
     this.hm = hm;
     this.base = base;
     this.len = len;
     this.level = level;
+    this.startAddr = startAddr;
     const inChunk0 = Math.max(0, Math.min(len, VIEW_CHUNK - base));
     this.rEnd = hm.readable ? inChunk0 : 0;
     this.wEnd = hm.writable ? inChunk0 : 0;
@@ -132,16 +138,37 @@ export abstract class ByteWindow implements Bytes<number> {
     this.f32 = hm.c0.f32;
     this.f64 = hm.c0.f64;
   }
+}
+
+/** The span of a window: a module function, so only the library's own modules can call it. */
+export let spanOf: (w: ByteWindow) => Span;
+
+export abstract class ByteWindow implements Bytes<number> {
+  readonly #s: Span;
+
+  static {
+    spanOf = (w) => w.#s;
+  }
+
+  /** @internal */
+  constructor(hm: HostMemory, base: number, len: number, level: number, startAddr = 0) {
+    this.#s = new Span(this, hm, base, len, level, startAddr);
+  }
+
+  /** Length of the window in bytes. */
+  get len(): number {
+    return this.#s.len;
+  }
 
   /** @internal The error for [offset, offset + count) not inside the window. */
   boundsError(offset: number, count: number): Error {
-    if (this.level === LEVEL_REGION) return invalidBackendAddress(offset, count);
+    if (this.#s.level === LEVEL_REGION) return invalidBackendAddress(offset, count);
     return offset + count > MAX_SAFE ? overflow(offset, count) : outOfBounds(offset + count);
   }
 
   /** @internal Checks [offset, offset + count) lies inside the window. */
   checkRange(offset: number, count: number): void {
-    if (offset + count > this.len) throw this.boundsError(offset, count);
+    if (offset + count > this.#s.len) throw this.boundsError(offset, count);
   }
 
   // ---- bulk bytes ---------------------------------------------------------------------------
@@ -157,10 +184,10 @@ export abstract class ByteWindow implements Bytes<number> {
     checkIndex('addr', addr);
     const n = buf.length;
     if (n === 0) return 0;
-    if (addr >= this.len) throw this.boundsError(addr, 0);
-    requireWrite(this.hm, addr);
-    const count = Math.min(n, this.len - addr);
-    copyIn(this.hm, this.base + addr, buf, 0, count);
+    if (addr >= this.#s.len) throw this.boundsError(addr, 0);
+    requireWrite(this.#s.hm, addr);
+    const count = Math.min(n, this.#s.len - addr);
+    copyIn(this.#s.hm, this.#s.base + addr, buf, 0, count);
     return count;
   }
 
@@ -174,10 +201,10 @@ export abstract class ByteWindow implements Bytes<number> {
     checkIndex('addr', addr);
     const n = buf.length;
     if (n === 0) return 0;
-    if (addr >= this.len) throw this.boundsError(addr, 0);
-    requireRead(this.hm, addr);
-    const count = Math.min(n, this.len - addr);
-    copyOut(this.hm, this.base + addr, buf, 0, count);
+    if (addr >= this.#s.len) throw this.boundsError(addr, 0);
+    requireRead(this.#s.hm, addr);
+    const count = Math.min(n, this.#s.len - addr);
+    copyOut(this.#s.hm, this.#s.base + addr, buf, 0, count);
     return count;
   }
 
@@ -209,11 +236,11 @@ export abstract class ByteWindow implements Bytes<number> {
       typeof addr === 'number' &&
       addr >>> 0 === addr &&
       ValueType.is(type) &&
-      addr + type.size <= this.rEnd &&
+      addr + type.size <= this.#s.rEnd &&
       type.scalar >= 0
     ) {
-      const abs = this.base + addr;
-      if ((abs & (type.size - 1)) === 0) return readAligned(this.c0, type, abs) as T;
+      const abs = this.#s.base + addr;
+      if ((abs & (type.size - 1)) === 0) return readAligned(this.#s.c0, type, abs) as T;
     }
     return this.readObjSlow(type, addr);
   }
@@ -222,12 +249,12 @@ export abstract class ByteWindow implements Bytes<number> {
     checkType(type);
     checkIndex('addr', addr);
     const size = type.size;
-    if (addr + size <= this.len) return readObjAt(this.hm, type, this.base + addr, addr) as T;
+    if (addr + size <= this.#s.len) return readObjAt(this.#s.hm, type, this.#s.base + addr, addr) as T;
     // Like vm-memory's read_slice: what fits is read, then the shortfall is reported.
     if (size === 0) return type.decode(new DataView(new ArrayBuffer(0)), 0);
-    if (addr >= this.len) throw this.boundsError(addr, 0);
-    requireRead(this.hm, addr);
-    throw partialBuffer(size, this.len - addr);
+    if (addr >= this.#s.len) throw this.boundsError(addr, 0);
+    requireRead(this.#s.hm, addr);
+    throw partialBuffer(size, this.#s.len - addr);
   }
 
   /**
@@ -237,11 +264,11 @@ export abstract class ByteWindow implements Bytes<number> {
    * @example slice.writeObj(u16, 0xbeef, 2)
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
-    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.wEnd) {
-      const abs = this.base + addr;
+    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.#s.wEnd) {
+      const abs = this.#s.base + addr;
       if ((abs & (type.size - 1)) === 0 && fitsInline(type.scalar, value)) {
-        writeAligned(this.c0, type, abs, value);
-        if (this.dirty !== null) markPage(this.dirty, abs >>> this.pageShift);
+        writeAligned(this.#s.c0, type, abs, value);
+        if (this.#s.dirty !== null) markPage(this.#s.dirty, abs >>> this.#s.pageShift);
         return;
       }
     }
@@ -253,8 +280,8 @@ export abstract class ByteWindow implements Bytes<number> {
     checkIndex('addr', addr);
     const size = type.size;
     if (type.scalar !== S_COMPOSITE) checkOperand(type, value);
-    if (addr + size <= this.len) {
-      writeObjAt(this.hm, type, value, this.base + addr, addr);
+    if (addr + size <= this.#s.len) {
+      writeObjAt(this.#s.hm, type, value, this.#s.base + addr, addr);
       return;
     }
     const bytes = encodeValue(type, value);
@@ -270,10 +297,10 @@ export abstract class ByteWindow implements Bytes<number> {
     checkIndex('count', count);
     this.checkRange(addr, count);
     if (count > 0) {
-      if (into) requireWrite(this.hm, addr);
-      else requireRead(this.hm, addr);
+      if (into) requireWrite(this.#s.hm, addr);
+      else requireRead(this.#s.hm, addr);
     }
-    return this.base + addr;
+    return this.#s.base + addr;
   }
 
   /**
@@ -285,7 +312,7 @@ export abstract class ByteWindow implements Bytes<number> {
   readFrom(addr: number, fd: number, count: number, position?: number): number {
     const abs = this.fdRange(addr, fd, count, true);
     const pos = checkPosition('position', position);
-    return count === 0 ? 0 : readFd(this.hm, abs, fd, count, pos);
+    return count === 0 ? 0 : readFd(this.#s.hm, abs, fd, count, pos);
   }
 
   /** Reads exactly `count` bytes from `fd` (at `position`, if given) into `addr`, or throws PartialBuffer at end of file. */
@@ -294,7 +321,7 @@ export abstract class ByteWindow implements Bytes<number> {
     const pos = checkPosition('position', position);
     let done = 0;
     while (done < count) {
-      const n = readFd(this.hm, abs + done, fd, count - done, pos < 0 ? pos : pos + done);
+      const n = readFd(this.#s.hm, abs + done, fd, count - done, pos < 0 ? pos : pos + done);
       if (n === 0) throw partialBuffer(count, done);
       done += n;
     }
@@ -304,7 +331,7 @@ export abstract class ByteWindow implements Bytes<number> {
   writeTo(addr: number, fd: number, count: number, position?: number): number {
     const abs = this.fdRange(addr, fd, count, false);
     const pos = checkPosition('position', position);
-    return count === 0 ? 0 : writeFd(this.hm, abs, fd, count, pos);
+    return count === 0 ? 0 : writeFd(this.#s.hm, abs, fd, count, pos);
   }
 
   /** Writes all `count` bytes at `addr` to `fd` (at `position`, if given), or throws PartialBuffer / IOError. */
@@ -313,7 +340,7 @@ export abstract class ByteWindow implements Bytes<number> {
     const pos = checkPosition('position', position);
     let done = 0;
     while (done < count) {
-      const n = writeFd(this.hm, abs + done, fd, count - done, pos < 0 ? pos : pos + done);
+      const n = writeFd(this.#s.hm, abs + done, fd, count - done, pos < 0 ? pos : pos + done);
       if (n === 0) throw partialBuffer(count, done);
       done += n;
     }
@@ -327,14 +354,14 @@ export abstract class ByteWindow implements Bytes<number> {
    * @example const v = slice.load(u32, 0x40);
    */
   load<T>(type: ValueType<T>, addr: number): T {
-    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.rEnd) {
-      const abs = this.base + addr;
+    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.#s.rEnd) {
+      const abs = this.#s.base + addr;
       const scalar = type.atomicScalar;
-      if (scalar >= 0 && (abs & (type.size - 1)) === 0) return loadScalar(this.c0, scalar, abs) as T;
+      if (scalar >= 0 && (abs & (type.size - 1)) === 0) return loadScalar(this.#s.c0, scalar, abs) as T;
     }
     const t = checkAtomicType(type);
     this.checkAtomicAddr(addr, t.size);
-    return checkedLoad(this.hm, t, this.base + addr, addr) as T;
+    return checkedLoad(this.#s.hm, t, this.#s.base + addr, addr) as T;
   }
 
   /**
@@ -342,19 +369,19 @@ export abstract class ByteWindow implements Bytes<number> {
    * @example slice.store(u32, 7, 0x40)
    */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
-    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.wEnd) {
-      const abs = this.base + addr;
+    if (typeof addr === 'number' && addr >>> 0 === addr && ValueType.is(type) && addr + type.size <= this.#s.wEnd) {
+      const abs = this.#s.base + addr;
       const scalar = type.atomicScalar;
       if (scalar >= 0 && (abs & (type.size - 1)) === 0 && fitsInline(scalar, value)) {
-        storeScalar(this.c0, scalar, abs, value as number);
-        if (this.dirty !== null) markPage(this.dirty, abs >>> this.pageShift);
+        storeScalar(this.#s.c0, scalar, abs, value as number);
+        if (this.#s.dirty !== null) markPage(this.#s.dirty, abs >>> this.#s.pageShift);
         return;
       }
     }
     const t = checkAtomicType(type);
     checkOperand(t, value);
     this.checkAtomicAddr(addr, t.size);
-    checkedStore(this.hm, t, value, this.base + addr, addr);
+    checkedStore(this.#s.hm, t, value, this.#s.base + addr, addr);
   }
 
   /** @internal */
@@ -367,7 +394,7 @@ export abstract class ByteWindow implements Bytes<number> {
     const t = checkAtomicType(type);
     checkOperand(t, value);
     this.checkAtomicAddr(addr, t.size);
-    return checkedRmw(this.hm, op, t, value, this.base + addr, addr) as T;
+    return checkedRmw(this.#s.hm, op, t, value, this.#s.base + addr, addr) as T;
   }
 
   /** Atomic compare-and-exchange; returns the old value (equal to `expected` if it swapped). */
@@ -376,7 +403,7 @@ export abstract class ByteWindow implements Bytes<number> {
     checkOperand(t, expected, 'expected');
     checkOperand(t, replacement, 'replacement');
     this.checkAtomicAddr(addr, t.size);
-    return checkedCompareExchange(this.hm, t, expected, replacement, this.base + addr, addr) as T;
+    return checkedCompareExchange(this.#s.hm, t, expected, replacement, this.#s.base + addr, addr) as T;
   }
 
   /** Atomic exchange; returns the old value. */
@@ -419,14 +446,14 @@ export abstract class ByteWindow implements Bytes<number> {
     checkOperand(t, expected, 'expected');
     const timeout = checkTimeout('timeoutMs', timeoutMs);
     this.checkAtomicAddr(addr, t.size);
-    return checkedWait(this.hm, t, expected, timeout, this.base + addr, addr);
+    return checkedWait(this.#s.hm, t, expected, timeout, this.#s.base + addr, addr);
   }
 
   /** Wakes up to `count` (default: all) threads waiting on the 4-aligned `addr`; returns how many. */
   notify(addr: number, count?: number): number {
     const n = checkOptionalIndex('count', count);
     this.checkAtomicAddr(addr, 4);
-    return checkedNotify(this.hm, n, this.base + addr, addr);
+    return checkedNotify(this.#s.hm, n, this.#s.base + addr, addr);
   }
 }
 

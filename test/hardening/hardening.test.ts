@@ -13,6 +13,7 @@ import {
   i32,
   MmapRegion,
   struct,
+  TranslationCache,
   u16,
   u32,
   u64,
@@ -111,6 +112,76 @@ describe('hardening', () => {
       expect(() => GuestMemoryAtomic.fromShared(d)).toThrow(refused);
     }
     atomic.close?.();
+  });
+
+  it('no public object leads to a view or buffer of a read-only or PROT_NONE mapping', () => {
+    // Distinct sizes: a view found by the walk is recognised by its buffer's length.
+    const { PROT_READ, PROT_NONE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
+    const RO = 3 * 4096;
+    const NONE = 5 * 4096;
+    const ro = MmapRegion.build(null, RO, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, { trackDirty: true });
+    const none = MmapRegion.build(null, NONE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const mem = GuestMemoryMmap.fromRegions([new GuestRegionMmap(ro, 0x10000), new GuestRegionMmap(none, 0x20000)]);
+    const atomic = new GuestMemoryAtomic(mem);
+    const tc = new TranslationCache(atomic);
+    const roots: unknown[] = [
+      mem,
+      atomic,
+      tc,
+      tc.lookup(0x10000, false),
+      tc.lookup(0x20000, false),
+      ro,
+      none,
+      [...mem],
+      mem.getSlice(0x10000, 64),
+      mem.getSlice(0x20000, 64),
+      ro.getRef(u32, 8),
+      ro.getArrayRef(u16, 16, 4),
+      none.getRef(u32, 8),
+      ro.asVolatileSlice().subslice(8, 16),
+      mem.withMisaligned('split'),
+    ];
+    const found: string[] = [];
+    const seen = new Set<unknown>();
+    const walk = (value: unknown, path: string, depth: number): void => {
+      if (typeof value !== 'object' || value === null || seen.has(value) || depth > 8) return;
+      seen.add(value);
+      const raw =
+        value instanceof SharedArrayBuffer
+          ? value
+          : ArrayBuffer.isView(value)
+            ? (value.buffer as ArrayBufferLike)
+            : null;
+      if (raw !== null && (raw.byteLength === RO || raw.byteLength === NONE)) found.push(path);
+      if (raw !== null) return;
+      // own data properties, then every getter along the prototype chain (called on the object)
+      for (const key of Reflect.ownKeys(value)) {
+        const d = Object.getOwnPropertyDescriptor(value, key)!;
+        if ('value' in d) walk(d.value, `${path}.${String(key)}`, depth + 1);
+      }
+      for (let p = Object.getPrototypeOf(value); p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+        for (const key of Reflect.ownKeys(p)) {
+          const d = Object.getOwnPropertyDescriptor(p, key)!;
+          if (d.get === undefined) continue;
+          let got: unknown;
+          try {
+            got = d.get.call(value);
+          } catch {
+            continue; // e.g. MmapRegion.buffer refuses a mapping that is not read-write
+          }
+          walk(got, `${path}.${String(key)}`, depth + 1);
+        }
+      }
+    };
+    roots.forEach((r, i) => walk(r, `root${i}`, 0));
+    expect(found).toEqual([]);
+    expect(() => ro.buffer).toThrow(expect.objectContaining({ kind: 'AccessDenied' }));
+    // the public fields that describe a mapping cannot be changed
+    expect(() => {
+      (ro as { prot: number }).prot = 3;
+    }).toThrow(TypeError);
+    expect(ro.prot).toBe(PROT_READ);
+    atomic.close();
   });
 
   it('forged value types are refused (ERR_INVALID_ARG_TYPE) by every accessor, and nothing is written', () => {
