@@ -40,6 +40,8 @@ import {
   u8,
   GUEST_MEMORY_ERROR_KINDS,
 } from 'guestmem';
+// The addon's own record of each mapping (the built package's internal module, for this check only).
+import { native } from '../../dist/src/native.js';
 
 const { PROT_READ, PROT_WRITE, PROT_NONE, MAP_ANONYMOUS, MAP_PRIVATE, MAP_NORESERVE } = constants;
 const KINDS = new Set(GUEST_MEMORY_ERROR_KINDS);
@@ -440,6 +442,46 @@ function outcome(f) {
     if (e instanceof Error && e.message.startsWith(HOSTILE)) return { err: 'hostile' };
     throw new Untyped(e, 'untyped error');
   }
+}
+
+/**
+ * The path of a typed array, DataView or SharedArrayBuffer over a guestmem mapping that may not
+ * be written, reachable from `value` through data properties and getters; null if none.
+ * Writing through such a view would fault the process, so no public object may lead to one.
+ */
+function protectedView(value) {
+  const seen = new Set();
+  let budget = 400;
+  const walk = (v, path, depth) => {
+    if (typeof v !== 'object' || v === null || seen.has(v) || depth > 5 || --budget < 0) return null;
+    seen.add(v);
+    const buf = v instanceof SharedArrayBuffer ? v : ArrayBuffer.isView(v) ? v.buffer : null;
+    if (buf !== null) {
+      const info = native.describe(buf);
+      return info !== null && (info[0] & PROT_WRITE) === 0 ? path : null;
+    }
+    for (const key of Reflect.ownKeys(v)) {
+      const d = Object.getOwnPropertyDescriptor(v, key);
+      const hit = d && 'value' in d ? walk(d.value, `${path}.${String(key)}`, depth + 1) : null;
+      if (hit) return hit;
+    }
+    for (let p = Object.getPrototypeOf(v); p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+      for (const key of Reflect.ownKeys(p)) {
+        const d = Object.getOwnPropertyDescriptor(p, key);
+        if (!d?.get) continue;
+        let got;
+        try {
+          got = d.get.call(v);
+        } catch {
+          continue;
+        }
+        const hit = walk(got, `${path}.${String(key)}`, depth + 1);
+        if (hit) return hit;
+      }
+    }
+    return null;
+  };
+  return walk(value, 'result', 0);
 }
 
 export class Untyped extends Error {
@@ -846,8 +888,17 @@ export function runSequence(seed, index, ops, stats) {
       const [name, args, real, ref, bad] = step;
       env.log.push(`${name}(${args.map(show).join(', ')})`);
       let got;
+      // every 8th call: its result must not lead to a view of a read-only or PROT_NONE mapping
+      const hunt = stats.calls % 8 === 0;
+      const checked = () => {
+        const v = real();
+        const path = hunt && !name.includes('share') ? protectedView(v) : null;
+        if (path !== null)
+          throw new Mismatch(`${name} returned an object leading to a protected mapping's view: ${path}`);
+        return v;
+      };
       try {
-        got = outcome(real);
+        got = outcome(checked);
       } catch (e) {
         e.log = env.log;
         throw e;
