@@ -116,7 +116,9 @@ const gcCases = [
   storeCase('st8 (wraps)', 'm.st8(a, v)'),
   storeCase('store(i32)', 'm.store(i32, v | 0, a)'),
   storeCase('store(u16)', 'm.store(u16, v & 0xffff, a)'),
+  storeCase('store(i16)', 'm.store(i16, (v << 16) >> 16, a)'),
   storeCase('store(u8)', 'm.store(u8, v & 0xff, a)'),
+  storeCase('store(i8)', 'm.store(i8, (v << 24) >> 24, a)'),
 ];
 for (const [name, fn] of gcCases) {
   fn(); // warm up

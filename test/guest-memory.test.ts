@@ -5,6 +5,10 @@ import {
   GuestMemoryMmap,
   GuestRegionMmap,
   MmapRegion,
+  constants,
+  i8,
+  i16,
+  i32,
   u8,
   u16,
   u32,
@@ -297,6 +301,61 @@ describe.each(variants)('GuestMemoryMmap (%s)', (_name, make) => {
 function readlinkFd(fd: number): string {
   return `/proc/self/fd/${fd}`;
 }
+
+describe('GuestMemoryMmap load/store of every integer type up to 32 bits (the inline paths)', () => {
+  // [type, size, in-range values, out-of-range values]
+  const cases = [
+    [u8, 1, [0, 1, 0x7f, 0x80, 0xff], [-1, 0x100, 1.5]],
+    [i8, 1, [0, -1, -0x80, 0x7f], [0x80, -0x81, 0.5]],
+    [u16, 2, [0, 0x7fff, 0x8000, 0xffff], [-1, 0x10000, 2.5]],
+    [i16, 2, [0, -1, -0x8000, 0x7fff], [0x8000, -0x8001]],
+    [u32, 4, [0, 0x7fffffff, 0x80000000, 0xffffffff], [-1, 2 ** 32, 0.25]],
+    [i32, 4, [0, -1, -0x80000000, 0x7fffffff], [0x80000000, -0x80000001, 1.5]],
+  ] as const;
+
+  it.each(cases.map((c) => [c[0].name, ...c] as const))(
+    '%s: the bits land where the model says, bad values and places are refused, pages marked',
+    (_name, type, size, good, bad) => {
+      const mem = GuestMemoryMmap.fromRanges(
+        [
+          [0, 0x1000],
+          [0x3000, 0x1000],
+        ],
+        { trackDirty: true },
+      );
+      const ro = MmapRegion.build(null, 0x1000, constants.PROT_READ, constants.MAP_PRIVATE | constants.MAP_ANONYMOUS);
+      const withRo = mem.insertRegion(new GuestRegionMmap(ro, 0x5000));
+      const dv = new DataView(new ArrayBuffer(4));
+      for (const at of [0, 0x3000 + 8 * size, 0x3ffc]) {
+        for (const v of good) {
+          withRo.store(type, v, at);
+          expect(withRo.load(type, at)).toBe(v);
+          // the same bytes as a little-endian DataView write of the value
+          const bytes = new Uint8Array(size);
+          withRo.readSlice(bytes, at);
+          if (size === 1) dv.setUint8(0, v & 0xff);
+          else if (size === 2) dv.setUint16(0, v & 0xffff, true);
+          else dv.setUint32(0, v >>> 0, true);
+          expect([...bytes]).toEqual([...new Uint8Array(dv.buffer, 0, size)]);
+        }
+        for (const v of bad) {
+          const before = withRo.load(type, at);
+          expect(() => withRo.store(type, v, at)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+          expect(withRo.load(type, at)).toBe(before);
+        }
+      }
+      expect(mem.dirtyPages()).toEqual([0, 0x3000]);
+      if (size > 1) {
+        expectGuestError(() => withRo.store(type, 0, 0x3001), 'Misaligned');
+        expectGuestError(() => withRo.load(type, 0x3001), 'Misaligned');
+      }
+      expectGuestError(() => withRo.store(type, 0, 0x1000), 'InvalidGuestAddress');
+      expectGuestError(() => withRo.load(type, 0x2000), 'InvalidGuestAddress');
+      expectGuestError(() => withRo.store(type, 0, 0x5000), 'AccessDenied');
+      expect(withRo.load(type, 0x5000)).toBe(0);
+    },
+  );
+});
 
 describe('GuestMemoryMmap with file-backed regions', () => {
   it('writes reach the file', () => {
