@@ -19,7 +19,6 @@ const TLB_MASK = TLB_SIZE - 1;
 /** Debugging: RISCV_TRACE_TRAPS=n prints each hart's first n traps to stderr. */
 const TRACE_TRAPS = Number(process.env.RISCV_TRACE_TRAPS ?? 0);
 /** An impossible fetch page: forces a refill. */
-const NO_PAGE = -(2 ** 60);
 
 // Privilege levels
 const U = 0;
@@ -116,18 +115,21 @@ class Trap {
 const TWO32 = 4294967296;
 const toDouble = (lo, hi) => hi * TWO32 + (lo >>> 0);
 
-/** Low 64 bits of a 64x64 product, on 32-bit halves (16-bit limbs keep every partial exact). */
+/**
+ * Low 64 bits of a 64x64 product, on 32-bit halves: the low word by Math.imul, the high word from
+ * 16-bit limbs (every partial product below 2^32 and exact; no `%` on doubles, which is a call).
+ */
 function mulLo(alo, ahi, blo, bhi, out) {
   const a0 = alo & 0xffff,
     a1 = alo >>> 16,
     b0 = blo & 0xffff,
     b1 = blo >>> 16;
-  const p00 = a0 * b0;
-  const mid = a1 * b0 + a0 * b1; // < 2^33
-  const lo = p00 + (mid % 65536) * 65536;
-  const carry = Math.floor(lo / TWO32) + Math.floor(mid / 65536);
-  out[0] = lo | 0;
-  out[1] = (a1 * b1 + carry + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
+  const p01 = a0 * b1,
+    p10 = a1 * b0;
+  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff); // < 3 * 2^16
+  const hiU = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16); // high word of alo * blo
+  out[0] = Math.imul(alo, blo);
+  out[1] = (hiU + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
 }
 
 const big = (lo, hi) => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
@@ -665,10 +667,15 @@ export class Cpu {
       tlbW = this.tlbW,
       tlbRo = this.tlbRo,
       tlbWo = this.tlbWo;
-    let pc = this.pc;
+    // The pc is fpage + d: fpage the virtual page (a double) and d the byte offset in it (an
+    // int), so sequential execution and branches inside the page are integer arithmetic. dlim
+    // is 4096 while fbase (the page's RAM byte offset) is valid, 0 to make the next fetch
+    // refill (after an absolute jump, fpage holds the whole target and d is 0).
+    let fpage = this.pc;
+    let d = 0;
+    let dlim = 0;
     let n = 0;
-    let fpage = NO_PAGE; // virtual page (double) of the cached fetch page
-    let fbase = 0; // RAM byte offset of that page
+    let fbase = 0;
     const useViews = this.useViews;
     this.fetchPage = -1;
     const tmp = this.tmp;
@@ -677,19 +684,21 @@ export class Cpu {
       try {
         for (; n < end; n++) {
           // ---- fetch ----
-          let d = pc - fpage;
-          if (!(d >= 0 && d < 4096)) {
-            this.pc = pc;
+          if (!(d >= 0 && d < dlim)) {
+            const pc = fpage + d;
+            this.pc = fpage + d;
             const r = this.fetchRefill(pc);
             if (r === -1) {
               // an instruction from a device region: fetch it through the slow path
-              fpage = NO_PAGE;
-              pc = this.exec(this.fetchSlow(pc), pc);
+              fpage = this.exec(this.fetchSlow(pc), pc);
+              d = 0;
+              dlim = 0;
               continue;
             }
-            fpage = pc - (((pc % 4096) + 4096) % 4096);
+            fpage = Math.floor(pc / 4096) * 4096;
             fbase = r;
-            d = pc - fpage;
+            d = (pc - fpage) | 0;
+            dlim = 4096;
           }
           const insn = useViews ? ram32[(fbase + d) >>> 2] : this.phys.ld32s(this.fetchPa + d);
           const rd = (insn >>> 7) & 31,
@@ -773,7 +782,7 @@ export class Cpu {
                 x[2 * rd] = lo;
                 x[2 * rd + 1] = hi;
               }
-              pc += 4;
+              d += 4;
               break;
             }
             case 0x33: {
@@ -786,7 +795,7 @@ export class Cpu {
                 f3 = (insn >>> 12) & 7;
               let lo, hi;
               if (f7 === 1) {
-                this.pc = pc;
+                this.pc = fpage + d;
                 this.mulDiv(f3, alo, ahi, blo, bhi);
                 lo = tmp[0];
                 hi = tmp[1];
@@ -864,7 +873,7 @@ export class Cpu {
                 x[2 * rd] = lo;
                 x[2 * rd + 1] = hi;
               }
-              pc += 4;
+              d += 4;
               break;
             }
             case 0x03: {
@@ -908,7 +917,7 @@ export class Cpu {
                     break;
                   case 3:
                     if (o & 7) {
-                      this.pc = pc;
+                      this.pc = fpage + d;
                       vlo = this.loadMisaligned64(lo, hi);
                       vhi = tmp[1];
                     } else {
@@ -920,7 +929,7 @@ export class Cpu {
                     throw new Trap(ILLEGAL, insn >>> 0);
                 }
               } else {
-                this.pc = pc;
+                this.pc = fpage + d;
                 this.stats.tlbMiss++;
                 switch (f3) {
                   case 0:
@@ -959,7 +968,7 @@ export class Cpu {
                 x[2 * rd] = vlo;
                 x[2 * rd + 1] = vhi;
               }
-              pc += 4;
+              d += 4;
               break;
             }
             case 0x23: {
@@ -986,11 +995,11 @@ export class Cpu {
                 }
                 if (this.resValid && o >>> 3 === this.resAddr >>> 3) this.resValid = false;
               } else {
-                this.pc = pc;
+                this.pc = fpage + d;
                 this.stats.tlbMiss++;
                 this.storeSlow(lo, hi, size, vlo, vhi);
               }
-              pc += 4;
+              d += 4;
               break;
             }
             case 0x63: {
@@ -1025,23 +1034,22 @@ export class Cpu {
               if (take) {
                 const imm =
                   ((insn >> 31) << 12) | ((insn & 0x80) << 4) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
-                const target = pc + imm;
-                if (target % 4 !== 0) throw new Trap(MISALIGNED_FETCH, target);
-                pc = target;
-              } else pc += 4;
+                // pc is 4-aligned, so the target is iff the offset is
+                if ((imm & 3) !== 0) throw new Trap(MISALIGNED_FETCH, fpage + d + imm);
+                d += imm; // may leave the page: the next fetch refills
+              } else d += 4;
               break;
             }
             case 0x6f: {
               // JAL
               const imm = ((insn >> 31) << 20) | (insn & 0xff000) | ((insn >>> 9) & 0x800) | ((insn >>> 20) & 0x7fe);
-              const target = pc + imm;
-              if (target % 4 !== 0) throw new Trap(MISALIGNED_FETCH, target);
+              if ((imm & 3) !== 0) throw new Trap(MISALIGNED_FETCH, fpage + d + imm);
               if (rd !== 0) {
-                const link = pc + 4;
+                const link = fpage + d + 4;
                 x[2 * rd] = link | 0;
                 x[2 * rd + 1] = Math.floor(link / TWO32) | 0;
               }
-              pc = target;
+              d += imm;
               break;
             }
             case 0x67: {
@@ -1053,11 +1061,13 @@ export class Cpu {
               const target = toDouble(lo, hi);
               if (lo & 3) throw new Trap(MISALIGNED_FETCH, target);
               if (rd !== 0) {
-                const link = pc + 4;
+                const link = fpage + d + 4;
                 x[2 * rd] = link | 0;
                 x[2 * rd + 1] = Math.floor(link / TWO32) | 0;
               }
-              pc = target;
+              fpage = target;
+              d = 0;
+              dlim = 0;
               break;
             }
             case 0x37: // LUI
@@ -1065,16 +1075,16 @@ export class Cpu {
                 x[2 * rd] = insn & 0xfffff000;
                 x[2 * rd + 1] = insn >> 31;
               }
-              pc += 4;
+              d += 4;
               break;
             case 0x17: {
               // AUIPC
               if (rd !== 0) {
-                const v = pc + (insn & 0xfffff000);
+                const v = fpage + d + (insn & 0xfffff000);
                 x[2 * rd] = v | 0;
                 x[2 * rd + 1] = Math.floor(v / TWO32) | 0;
               }
-              pc += 4;
+              d += 4;
               break;
             }
             case 0x1b: {
@@ -1103,7 +1113,7 @@ export class Cpu {
                 x[2 * rd] = v;
                 x[2 * rd + 1] = v >> 31;
               }
-              pc += 4;
+              d += 4;
               break;
             }
             case 0x3b: {
@@ -1125,26 +1135,32 @@ export class Cpu {
                 x[2 * rd] = v;
                 x[2 * rd + 1] = v >> 31;
               }
-              pc += 4;
+              d += 4;
               break;
             }
             case 0x0f: // FENCE, FENCE.I
               if ((insn >>> 12) & 7) {
                 if (((insn >>> 12) & 7) !== 1) throw new Trap(ILLEGAL, insn >>> 0);
-                fpage = NO_PAGE; // fence.i: refetch
+                dlim = 0; // fence.i: refetch
               } else Atomics.load(this.tmp, 0); // a fence: one seq-cst access
-              pc += 4;
+              d += 4;
               break;
             default: {
-              this.pc = pc;
+              this.pc = fpage + d;
               this.fetchPage = 0;
               this.blockN = n;
-              pc = this.exec(insn, pc);
-              if (this.fetchPage === -1) fpage = NO_PAGE;
+              const pc = fpage + d;
+              const next = this.exec(insn, pc);
+              if (next === pc + 4 && this.fetchPage !== -1) d += 4;
+              else {
+                fpage = next; // a jump, or the fetch translation may have changed
+                d = 0;
+                dlim = 0;
+              }
               if (this.wfi) {
                 this.wfi = false;
                 n++;
-                this.pc = pc;
+                this.pc = fpage + d;
                 this.instret += n;
                 this.blockN = 0;
                 return n;
@@ -1154,14 +1170,15 @@ export class Cpu {
         }
       } catch (e) {
         if (!(e instanceof Trap)) throw e;
-        this.pc = pc;
+        this.pc = fpage + d;
         this.trap(e.cause, e.tval, false);
-        pc = this.pc;
-        fpage = NO_PAGE;
+        fpage = this.pc;
+        d = 0;
+        dlim = 0;
         n++;
       }
     }
-    this.pc = pc;
+    this.pc = fpage + d;
     this.instret += n;
     this.blockN = 0;
     return n;
@@ -1171,14 +1188,25 @@ export class Cpu {
   fetchRefill(pc) {
     const lo = pc | 0,
       hi = Math.floor(pc / TWO32) | 0;
+    if (hi === 0) {
+      // the fetch TLB (filled below, flushed with the others)
+      const vpn = lo >>> 12;
+      const e = vpn & TLB_MASK;
+      if (this.tlbX[e] === vpn) {
+        const page = this.tlbXo[e];
+        this.fetchPa = this.ramBase + page;
+        return page;
+      }
+    }
     const pa = this.translate(lo, hi, 2);
     const o = pa - this.ramBase;
     if (!(o >= 0 && o < this.ramSize)) {
       if (this.phys.bus.find(pa) === undefined) throw new Trap(FETCH_ACCESS, pc);
       return -1;
     }
-    this.fetchPa = pa - (pa % 4096);
-    return o - (o % 4096);
+    this.fillIf(lo, hi, 2, pa);
+    this.fetchPa = Math.floor(pa / 4096) * 4096;
+    return Math.floor(o / 4096) * 4096;
   }
 
   fetchSlow(pc) {
