@@ -176,6 +176,10 @@ export class Cpu {
     this.tlbX = new Int32Array(TLB_SIZE).fill(-1);
     this.tlbRo = new Int32Array(TLB_SIZE);
     this.tlbWo = new Int32Array(TLB_SIZE);
+    // the high word of each entry's virtual address (kernel stacks sit at the top of Sv39)
+    this.tlbRh = new Int32Array(TLB_SIZE);
+    this.tlbWh = new Int32Array(TLB_SIZE);
+    this.tlbXh = new Int32Array(TLB_SIZE);
     this.tlbXo = new Int32Array(TLB_SIZE);
     this.tmp = new Int32Array(2);
     this.instret = 0; // instructions retired (double)
@@ -185,6 +189,7 @@ export class Cpu {
     this.resHi = 0;
     this.wfi = false;
     this.blockN = 0; // instructions of the current run() not yet added to instret
+    this.spins = 0; // pure load-spin iterations in the last run() (see run)
     this.pmp = new Int32Array(2 * 64); // pmpcfg0..15 / pmpaddr0..63 (lo/hi), WARL storage
     this.stats = { traps: 0, interrupts: 0, wfi: 0, mmio: 0, tlbMiss: 0 };
     // misa: RV64 (MXL=2 in bits 63:62), extensions I, M, A, S, U
@@ -279,8 +284,8 @@ export class Cpu {
     return new Trap(access === 0 ? LOAD_ACCESS : access === 1 ? STORE_ACCESS : FETCH_ACCESS, va);
   }
 
-  /** Fills the TLB for (va lo, 0) if the page is RAM and the address is below 2^32. */
-  fill(lo, access, pa) {
+  /** Fills the TLB for virtual (lo, hi) if the page is RAM. */
+  fill(lo, hi, access, pa) {
     if (!this.useViews) return;
     const ro = pa - (lo & 0xfff) - this.ramBase;
     if (ro < 0 || ro >= this.ramSize) return;
@@ -288,14 +293,18 @@ export class Cpu {
     const e = vpn & TLB_MASK;
     if (access === 0) {
       this.tlbR[e] = vpn;
+      this.tlbRh[e] = hi;
       this.tlbRo[e] = ro;
     } else if (access === 1) {
       this.tlbW[e] = vpn;
+      this.tlbWh[e] = hi;
       this.tlbWo[e] = ro;
       this.tlbR[e] = vpn; // a writable page is readable (D set, A set)
+      this.tlbRh[e] = hi;
       this.tlbRo[e] = ro;
     } else {
       this.tlbX[e] = vpn;
+      this.tlbXh[e] = hi;
       this.tlbXo[e] = ro;
     }
   }
@@ -366,7 +375,7 @@ export class Cpu {
   /** A load of `size` bytes at virtual (lo, hi), slow path: returns lo; 8-byte loads set tmp[1]. */
   loadSlow(lo, hi, size, signed) {
     const pa = this.translate(lo, hi, 0);
-    this.fillIf(lo, hi, 0, pa);
+    this.fill(lo, hi, 0, pa);
     if (size === 8) {
       const o = pa - this.ramBase;
       if (o >= 0 && o + 8 <= this.ramSize) {
@@ -398,10 +407,6 @@ export class Cpu {
     return signed ? (v << 24) >> 24 : v & 0xff;
   }
 
-  fillIf(lo, hi, access, pa) {
-    if (hi === 0) this.fill(lo, access, pa);
-  }
-
   storeSlow(lo, hi, size, vlo, vhi) {
     if ((lo & 0xfff) + size > 4096) {
       for (let i = 0; i < size; i++) {
@@ -411,14 +416,18 @@ export class Cpu {
       return;
     }
     const pa = this.translate(lo, hi, 1);
-    this.fillIf(lo, hi, 1, pa);
+    this.fill(lo, hi, 1, pa);
     this.physStore(pa, size, vlo, vhi);
   }
 
   /** The RAM byte offset of an aligned atomic access at virtual (lo, hi) (a store: page must be writable). */
   amoTarget(lo, hi, size) {
     if ((lo & (size - 1)) !== 0) throw new Trap(MISALIGNED_STORE, toDouble(lo, hi));
+    const vpn = lo >>> 12;
+    const e = vpn & TLB_MASK;
+    if (this.tlbW[e] === vpn && this.tlbWh[e] === hi) return this.tlbWo[e] + (lo & 0xfff);
     const pa = this.translate(lo, hi, 1);
+    this.fill(lo, hi, 1, pa);
     const o = pa - this.ramBase;
     if (!(o >= 0 && o + size <= this.ramSize)) throw this.accessFault(1, pa);
     return o;
@@ -459,6 +468,7 @@ export class Cpu {
       if (ms & MIE) s |= MPIE;
       s |= this.priv << MPP_SHIFT;
       this.setCsr(CSR.mstatus, s, this.getHi(CSR.mstatus));
+      if (s & MPRV && this.priv === M) this.flushTlb(); // MPP, MPRV's effective privilege, changed
       this.setPriv(M);
       this.pc = this.vector(CSR.mtvec, cause, isInterrupt);
     }
@@ -568,15 +578,20 @@ export class Cpu {
     switch (n) {
       case CSR.sstatus: {
         const ms = this.getLo(CSR.mstatus);
-        this.setCsr(CSR.mstatus, (ms & ~SSTATUS_MASK) | (lo & SSTATUS_MASK), this.getHi(CSR.mstatus));
-        this.flushTlb();
+        const v = (ms & ~SSTATUS_MASK) | (lo & SSTATUS_MASK);
+        this.setCsr(CSR.mstatus, v, this.getHi(CSR.mstatus));
+        // Only SUM and MXR change what a cached translation allows (SIE, toggled by every
+        // spinlock's push_off/pop_off, does not): keep the TLB otherwise.
+        if ((ms ^ v) & (SUM | MXR)) this.flushTlb();
         return;
       }
       case CSR.mstatus: {
-        let v = (lo & MSTATUS_WRITABLE) | (this.getLo(CSR.mstatus) & ~MSTATUS_WRITABLE);
+        const ms = this.getLo(CSR.mstatus);
+        let v = (lo & MSTATUS_WRITABLE) | (ms & ~MSTATUS_WRITABLE);
         if (((v >>> MPP_SHIFT) & 3) === 2) v &= ~(3 << MPP_SHIFT); // MPP is WARL: no H mode
         this.setCsr(CSR.mstatus, v, 0xa);
-        this.flushTlb();
+        // SUM, MXR, MPRV and (for MPRV's effective privilege) MPP decide data translations
+        if ((ms ^ v) & (SUM | MXR | MPRV | (3 << MPP_SHIFT))) this.flushTlb();
         return;
       }
       case CSR.sie: {
@@ -654,6 +669,12 @@ export class Cpu {
   /**
    * Runs up to `budget` instructions; returns early after a WFI sleep. Interrupts are checked
    * on entry. All hot state lives in locals; the pc is written back on every exit.
+   *
+   * Afterwards `spins` counts the iterations of pure load-spin loops the block ran: taken
+   * backward branches of at most 32 bytes with no store, AMO, LR/SC, CSR access or other
+   * system instruction since the previous taken branch (`while (flag == 0) ;`). The hart loop
+   * uses it as hardware uses pause-loop exiting: a hart that only spins gives its host core
+   * to the others for a moment (see hart.js).
    */
   run(budget) {
     this.checkInterrupts();
@@ -666,7 +687,9 @@ export class Cpu {
     const tlbR = this.tlbR,
       tlbW = this.tlbW,
       tlbRo = this.tlbRo,
-      tlbWo = this.tlbWo;
+      tlbWo = this.tlbWo,
+      tlbRh = this.tlbRh,
+      tlbWh = this.tlbWh;
     // The pc is fpage + d: fpage the virtual page (a double) and d the byte offset in it (an
     // int), so sequential execution and branches inside the page are integer arithmetic. dlim
     // is 4096 while fbase (the page's RAM byte offset) is valid, 0 to make the next fetch
@@ -676,6 +699,10 @@ export class Cpu {
     let dlim = 0;
     let n = 0;
     let fbase = 0;
+    // Spin detection (see `spins`): taken short backward branches with no store, AMO or
+    // system instruction since the previous taken branch.
+    let spins = 0;
+    let stored = false;
     const useViews = this.useViews;
     this.fetchPage = -1;
     const tmp = this.tmp;
@@ -886,7 +913,7 @@ export class Cpu {
               let vlo, vhi;
               const vpn = lo >>> 12;
               const e = vpn & TLB_MASK;
-              if (hi === 0 && tlbR[e] === vpn) {
+              if (tlbR[e] === vpn && tlbRh[e] === hi) {
                 const o = tlbRo[e] + (lo & 0xfff);
                 switch (f3) {
                   case 0:
@@ -985,7 +1012,8 @@ export class Cpu {
               const vpn = lo >>> 12;
               const e = vpn & TLB_MASK;
               const o = tlbWo[e] + (lo & 0xfff);
-              if (hi === 0 && tlbW[e] === vpn && (o & (size - 1)) === 0) {
+              stored = true;
+              if (tlbW[e] === vpn && tlbWh[e] === hi && (o & (size - 1)) === 0) {
                 if (f3 === 0) ram8[o] = vlo;
                 else if (f3 === 1) ram16[o >>> 1] = vlo;
                 else if (f3 === 2) ram32[o >>> 2] = vlo;
@@ -1036,6 +1064,8 @@ export class Cpu {
                   ((insn >> 31) << 12) | ((insn & 0x80) << 4) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
                 // pc is 4-aligned, so the target is iff the offset is
                 if ((imm & 3) !== 0) throw new Trap(MISALIGNED_FETCH, fpage + d + imm);
+                if (imm < 0 && imm >= -32 && !stored) spins++;
+                stored = false;
                 d += imm; // may leave the page: the next fetch refills
               } else d += 4;
               break;
@@ -1149,6 +1179,7 @@ export class Cpu {
               this.pc = fpage + d;
               this.fetchPage = 0;
               this.blockN = n;
+              stored = true; // AMOs, LR/SC, CSRs, fences, WFI: not a pure load spin
               const pc = fpage + d;
               const next = this.exec(insn, pc);
               if (next === pc + 4 && this.fetchPage !== -1) d += 4;
@@ -1163,6 +1194,7 @@ export class Cpu {
                 this.pc = fpage + d;
                 this.instret += n;
                 this.blockN = 0;
+                this.spins = 0;
                 return n;
               }
             }
@@ -1181,6 +1213,7 @@ export class Cpu {
     this.pc = fpage + d;
     this.instret += n;
     this.blockN = 0;
+    this.spins = spins;
     return n;
   }
 
@@ -1188,11 +1221,11 @@ export class Cpu {
   fetchRefill(pc) {
     const lo = pc | 0,
       hi = Math.floor(pc / TWO32) | 0;
-    if (hi === 0) {
+    {
       // the fetch TLB (filled below, flushed with the others)
       const vpn = lo >>> 12;
       const e = vpn & TLB_MASK;
-      if (this.tlbX[e] === vpn) {
+      if (this.tlbX[e] === vpn && this.tlbXh[e] === hi) {
         const page = this.tlbXo[e];
         this.fetchPa = this.ramBase + page;
         return page;
@@ -1204,7 +1237,7 @@ export class Cpu {
       if (this.phys.bus.find(pa) === undefined) throw new Trap(FETCH_ACCESS, pc);
       return -1;
     }
-    this.fillIf(lo, hi, 2, pa);
+    this.fill(lo, hi, 2, pa);
     this.fetchPa = Math.floor(pa / 4096) * 4096;
     return Math.floor(o / 4096) * 4096;
   }

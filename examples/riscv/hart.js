@@ -2,7 +2,7 @@
 // in-vCPU devices (their state is shared by every hart) and the UART and the virtio block device
 // as exit devices (served by the main thread). WFI sleeps in ctx.waitUntil until the hart's
 // timer deadline, woken early by IPIs (msip writes kick the target hart) and device interrupts.
-import { DeviceBus } from 'guestmem';
+import { DeviceBus, monotonicNow } from 'guestmem';
 import { Cpu } from './cpu.js';
 import { CLINT_BASE, Clint, PLIC_BASE, Plic, UART_BASE, VIRTIO_BASE } from './devices/platform.js';
 
@@ -12,6 +12,14 @@ const SEIP = 1 << 9;
 const MEIP = 1 << 11;
 /** Instructions between checks of interrupts, HTIF, pause and stop. */
 const BLOCK = 8192;
+/**
+ * A block that was mostly a pure load-spin (`while (flag == 0) ;`, e.g. xv6's other harts
+ * waiting for hart 0 to finish booting) naps this long, in milliseconds, unless an interrupt,
+ * IPI, pause or stop comes first: with more harts than host cores, a spinning hart would
+ * otherwise take a core from the hart it waits for. A plain store to the flag does not wake
+ * the nap, so it adds up to this much latency to such a wait.
+ */
+const SPIN_NAP_MS = 0.5;
 
 export default async function hart(ctx) {
   const a = ctx.arg;
@@ -79,8 +87,13 @@ export default async function hart(ctx) {
   const tohost = a.tohost;
   const start = performance.now();
   let result = null;
+  let naps = 0;
   while (!ctx.shouldStop()) {
     cpu.run(BLOCK);
+    if (cpu.spins > BLOCK / 16) {
+      naps++;
+      ctx.waitUntil(monotonicNow() + SPIN_NAP_MS);
+    }
     pcSlot[0] = cpu.pc;
     pcSlot[1] = cpu.instret;
     if (tohost !== null) {
@@ -106,6 +119,7 @@ export default async function hart(ctx) {
     seconds,
     mips: cpu.instret / seconds / 1e6,
     ...cpu.stats,
+    naps,
     exits: ctx.mmio.exits,
   };
 }

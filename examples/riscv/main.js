@@ -243,7 +243,7 @@ if (values.stats) {
     if (!r) continue;
     process.stderr.write(
       `hart ${r.hart}: ${(r.instret / 1e6).toFixed(1)} M instructions, ${r.mips.toFixed(1)} MIPS, ` +
-        `${r.interrupts} interrupts, ${r.traps - r.interrupts} exceptions, ${r.wfi} WFI sleeps, ${r.exits} MMIO exits\n`,
+        `${r.interrupts} interrupts, ${r.traps - r.interrupts} exceptions, ${r.wfi} WFI sleeps, ${r.naps} spin naps, ${r.exits} MMIO exits\n`,
     );
   }
   process.stderr.write(`IPIs (msip writes): ${ipis}; disk requests: ${blk.requests}\n`);
