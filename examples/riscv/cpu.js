@@ -132,6 +132,12 @@ function mulLo(alo, ahi, blo, bhi, out) {
   out[1] = (hiU + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
 }
 
+/** An empty TLB: per entry the virtual page (low word), its high word and the RAM offset. */
+function tlbSet() {
+  const a = () => new Int32Array(TLB_SIZE);
+  return { R: a().fill(-1), W: a().fill(-1), X: a().fill(-1), Ro: a(), Wo: a(), Xo: a(), Rh: a(), Wh: a(), Xh: a() };
+}
+
 const big = (lo, hi) => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
 const bigU = (lo, hi) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
@@ -171,16 +177,10 @@ export class Cpu {
     this.pc = 0;
     this.priv = M;
     this.csr = new Int32Array(4096 * 2); // lo/hi per CSR
-    this.tlbR = new Int32Array(TLB_SIZE).fill(-1);
-    this.tlbW = new Int32Array(TLB_SIZE).fill(-1);
-    this.tlbX = new Int32Array(TLB_SIZE).fill(-1);
-    this.tlbRo = new Int32Array(TLB_SIZE);
-    this.tlbWo = new Int32Array(TLB_SIZE);
-    // the high word of each entry's virtual address (kernel stacks sit at the top of Sv39)
-    this.tlbRh = new Int32Array(TLB_SIZE);
-    this.tlbWh = new Int32Array(TLB_SIZE);
-    this.tlbXh = new Int32Array(TLB_SIZE);
-    this.tlbXo = new Int32Array(TLB_SIZE);
+    // One TLB per privilege mode (U, S, M), so a trap or a return between modes keeps both
+    // sides' translations; satp, sfence.vma and the translation bits of mstatus flush all three.
+    this.tlbSets = [tlbSet(), tlbSet(), null, tlbSet()];
+    this.useTlb(this.tlbSets[M]);
     this.tmp = new Int32Array(2);
     this.instret = 0; // instructions retired (double)
     this.resValid = false; // LR/SC reservation
@@ -211,9 +211,26 @@ export class Cpu {
   }
 
   flushTlb() {
-    this.tlbR.fill(-1);
-    this.tlbW.fill(-1);
-    this.tlbX.fill(-1);
+    for (const t of this.tlbSets) {
+      if (t === null) continue;
+      t.R.fill(-1);
+      t.W.fill(-1);
+      t.X.fill(-1);
+    }
+  }
+
+  /** Makes `t` the TLB the accessors use (run() reloads its locals after exec and traps). */
+  useTlb(t) {
+    this.tlbR = t.R;
+    this.tlbW = t.W;
+    this.tlbX = t.X;
+    this.tlbRo = t.Ro;
+    this.tlbWo = t.Wo;
+    this.tlbXo = t.Xo;
+    // the high word of each entry's virtual address (kernel stacks sit at the top of Sv39)
+    this.tlbRh = t.Rh;
+    this.tlbWh = t.Wh;
+    this.tlbXh = t.Xh;
   }
 
   // ---- address translation ----
@@ -485,7 +502,7 @@ export class Cpu {
   setPriv(p) {
     if (p !== this.priv) {
       this.priv = p;
-      this.flushTlb();
+      this.useTlb(this.tlbSets[p]);
     }
     this.fetchPage = -1;
   }
@@ -684,7 +701,7 @@ export class Cpu {
       rami16 = this.rami16,
       ram8 = this.ram8,
       rami8 = this.rami8;
-    const tlbR = this.tlbR,
+    let tlbR = this.tlbR,
       tlbW = this.tlbW,
       tlbRo = this.tlbRo,
       tlbWo = this.tlbWo,
@@ -720,6 +737,12 @@ export class Cpu {
               fpage = this.exec(this.fetchSlow(pc), pc);
               d = 0;
               dlim = 0;
+              tlbR = this.tlbR;
+              tlbW = this.tlbW;
+              tlbRo = this.tlbRo;
+              tlbWo = this.tlbWo;
+              tlbRh = this.tlbRh;
+              tlbWh = this.tlbWh;
               continue;
             }
             fpage = Math.floor(pc / 4096) * 4096;
@@ -1182,6 +1205,13 @@ export class Cpu {
               stored = true; // AMOs, LR/SC, CSRs, fences, WFI: not a pure load spin
               const pc = fpage + d;
               const next = this.exec(insn, pc);
+              // the privilege (and with it the TLB) may have changed
+              tlbR = this.tlbR;
+              tlbW = this.tlbW;
+              tlbRo = this.tlbRo;
+              tlbWo = this.tlbWo;
+              tlbRh = this.tlbRh;
+              tlbWh = this.tlbWh;
               if (next === pc + 4 && this.fetchPage !== -1) d += 4;
               else {
                 fpage = next; // a jump, or the fetch translation may have changed
@@ -1204,6 +1234,12 @@ export class Cpu {
         if (!(e instanceof Trap)) throw e;
         this.pc = fpage + d;
         this.trap(e.cause, e.tval, false);
+        tlbR = this.tlbR;
+        tlbW = this.tlbW;
+        tlbRo = this.tlbRo;
+        tlbWo = this.tlbWo;
+        tlbRh = this.tlbRh;
+        tlbWh = this.tlbWh;
         fpage = this.pc;
         d = 0;
         dlim = 0;
