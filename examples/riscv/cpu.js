@@ -150,6 +150,8 @@ export class Cpu {
    * @param {{ base: number, size: number }} o.ram
    * @param {'tcache'|'raw'|'checked'} [o.path]
    * @param {object} o.platform  interrupt sources: { mip(cpu): number, sleep(cpu), now() }
+   * @param {Int32Array} [o.reservations]  LR/SC reservations shared by every hart: [count of
+   *   harts holding one, then per hart its 8-byte granule (RAM offset / 8) or -1]
    */
   constructor(o) {
     this.hartid = o.hartid;
@@ -183,7 +185,11 @@ export class Cpu {
     this.useTlb(this.tlbSets[M]);
     this.tmp = new Int32Array(2);
     this.instret = 0; // instructions retired (double)
-    this.resValid = false; // LR/SC reservation
+    // LR/SC: the reserved granule is published in `resv` (so other harts' stores can break it);
+    // the value lr read is kept for sc's compare-and-swap.
+    this.resv = o.reservations ?? new Int32Array(2 + o.hartid).fill(-1, 1);
+    if (o.reservations) Atomics.store(this.resv, 1 + this.hartid, -1);
+    this.resSlot = 1 + this.hartid;
     this.resAddr = 0;
     this.resLo = 0;
     this.resHi = 0;
@@ -373,6 +379,7 @@ export class Cpu {
       } else {
         for (let i = 0; i < size; i++) this.ram8[o + i] = lo >>> (8 * i);
       }
+      if (this.resv[0] !== 0) this.breakReservations(o);
       this.storeHook(pa, size);
       return;
     }
@@ -454,6 +461,9 @@ export class Cpu {
 
   trap(cause, tval, isInterrupt) {
     this.stats.traps++;
+    // a trap drops this hart's reservation (an sc after it may fail; none is left dangling)
+    if (this.resv[this.resSlot] !== -1 && Atomics.exchange(this.resv, this.resSlot, -1) !== -1)
+      Atomics.sub(this.resv, 0, 1);
     if (!isInterrupt) this.stats.exceptions = (this.stats.exceptions ?? 0) + 1;
     if (TRACE_TRAPS > 0 && (isInterrupt ? this.stats.interrupts : this.stats.exceptions) < TRACE_TRAPS)
       process.stderr.write(
@@ -701,6 +711,7 @@ export class Cpu {
       rami16 = this.rami16,
       ram8 = this.ram8,
       rami8 = this.rami8;
+    const resv = this.resv;
     let tlbR = this.tlbR,
       tlbW = this.tlbW,
       tlbRo = this.tlbRo,
@@ -1044,7 +1055,7 @@ export class Cpu {
                   ram32[o >>> 2] = vlo;
                   ram32[(o >>> 2) + 1] = vhi;
                 }
-                if (this.resValid && o >>> 3 === this.resAddr >>> 3) this.resValid = false;
+                if (resv[0] !== 0) this.breakReservations(o);
               } else {
                 this.pc = fpage + d;
                 this.stats.tlbMiss++;
@@ -1458,6 +1469,18 @@ export class Cpu {
     return next;
   }
 
+  /**
+   * A store to RAM offset `o` clears every reservation on its 8-byte granule (this hart's own
+   * too). Called only while some hart holds one (`resv[0]`, one load on every store).
+   */
+  breakReservations(o) {
+    const resv = this.resv;
+    const g = o >>> 3;
+    for (let k = 1; k < resv.length; k++) {
+      if (resv[k] === g && Atomics.compareExchange(resv, k, g, -1) === g) Atomics.sub(resv, 0, 1);
+    }
+  }
+
   /** LR/SC and the AMOs, as atomic operations on shared memory. */
   amo(insn, rd, rs1, rs2, f3) {
     const x = this.x;
@@ -1477,28 +1500,32 @@ export class Cpu {
       const pa = this.translate(alo, ahi, 0);
       const o = pa - this.ramBase;
       if (!(o >= 0 && o + size <= this.ramSize)) throw this.accessFault(0, pa);
+      // publish the reservation before reading, so a store after the read sees it
+      if (Atomics.exchange(this.resv, this.resSlot, o >>> 3) === -1) Atomics.add(this.resv, 0, 1);
       oldLo = Atomics.load(mem, o >>> 2);
       oldHi = size === 8 ? Atomics.load(mem, (o >>> 2) + 1) : oldLo >> 31;
-      this.resValid = true;
       this.resAddr = o;
       this.resLo = oldLo;
       this.resHi = size === 8 ? oldHi : 0;
       this.resSize = size;
     } else if (f5 === 3) {
-      // sc: succeeds if the reservation holds and memory still has the reserved value
-      // (compare-and-swap; a store by another hart in between makes the value differ, or, for
-      // an ABA store of the same value, is indistinguishable from no store at all)
+      // sc: succeeds if the reservation still holds (no hart stored to the granule since: their
+      // stores clear it in `resv`) and memory still has the value lr read (a compare-and-swap,
+      // which also catches a store racing with this sc)
       const o = this.amoTarget(alo, ahi, size);
+      const held = Atomics.exchange(this.resv, this.resSlot, -1); // take it: a breaker now misses
+      if (held !== -1) Atomics.sub(this.resv, 0, 1);
       let ok = false;
-      if (this.resValid && this.resAddr === o && this.resSize === size) {
+      if (held === o >>> 3 && this.resAddr === o && this.resSize === size) {
         if (size === 4) ok = Atomics.compareExchange(mem, o >>> 2, this.resLo, vlo) === this.resLo;
         else ok = this.cas64(o, this.resLo, this.resHi, vlo, vhi);
       }
-      this.resValid = false;
+      if (ok && this.resv[0] !== 0) this.breakReservations(o);
       oldLo = ok ? 0 : 1;
       oldHi = 0;
     } else {
       const o = this.amoTarget(alo, ahi, size);
+      if (this.resv[0] !== 0) this.breakReservations(o);
       if (size === 4) {
         oldLo = this.amo32(f5, o >>> 2, vlo, insn);
         oldHi = oldLo >> 31;

@@ -76,7 +76,8 @@ export default async function hart(ctx) {
       ctx.waitUntil(deadline);
     },
   };
-  const cpu = new Cpu({ hartid: id, regs, phys, platform, ram: a.ram, path: a.path });
+  const reservations = new Int32Array(a.platform.reservations);
+  const cpu = new Cpu({ hartid: id, regs, phys, platform, ram: a.ram, path: a.path, reservations });
   cpu.pc = a.entry;
   // a0 = hartid, a1 = device tree address (none here), as firmware would hand over
   regs[20] = id;

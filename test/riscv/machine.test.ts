@@ -34,7 +34,7 @@ describe('riscv machine: command line and default guest', () => {
     expect(r.err).toMatch(/hart 2: .* MIPS/);
   }, 60_000);
 
-  it('concurrency guest: LR/SC and AMO counters, a spinlock, SC failing after a remote store, an IPI and a timer waking WFI', async () => {
+  it('concurrency guest: LR/SC and AMO counters, a spinlock, SC failing after a remote store (also of the same value), an IPI and a timer waking WFI', async () => {
     // examples/riscv/guest/concurrency.S: exit 0 = every check passed, n = check n failed
     const elf = new URL('../../examples/riscv/guest/concurrency.elf', import.meta.url).pathname;
     for (const harts of ['1', '2', '3', '4']) {

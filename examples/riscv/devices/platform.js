@@ -28,6 +28,8 @@ export function createPlatform() {
     lock: new SharedArrayBuffer(4),
     t0: monotonicNow(),
     stats: new SharedArrayBuffer(8 * 4), // [ipis]
+    // LR/SC reservations: [harts holding one, then per hart its 8-byte granule or -1]
+    reservations: new SharedArrayBuffer((1 + MAX_HARTS) * 4),
   };
 }
 

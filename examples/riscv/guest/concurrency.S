@@ -9,6 +9,8 @@
 #   5  IPI: hart 1 sleeps in WFI with only MSIE enabled; hart 0 writes its CLINT msip; the
 #      software interrupt wakes it and its handler runs
 #   6  timer: hart 0 sleeps in WFI with only MTIE enabled until its mtimecmp passes
+#   7  a store by another hart of the value already there (ABA) also makes sc.d fail: the
+#      reservation is real, not a compare of values
 #   9  an unexpected trap
 # Build: make -C examples/riscv/guest (Debian's gcc-riscv64-unknown-elf).
 
@@ -114,9 +116,12 @@ _start:
         beqz    t1, 8b
         li      t2, 1
         li      t3, 0x5a5a
-        bne     t1, t2, 9f
         la      t4, resv
-        sd      t3, 0(t4)               # to the reserved address: hart 0's sc.d must fail
+        beq     t1, t2, 17f             # 1: a new value to the reserved address
+        li      t2, 3
+        bne     t1, t2, 9f              # 2: elsewhere
+        ld      t3, 0(t4)               # 3: the value already there, written back (ABA)
+17:     sd      t3, 0(t4)               # to the reserved address: hart 0's sc.d must fail
         j       10f
 9:      la      t4, elsewhere
         sd      t3, 0(t4)               # elsewhere: hart 0's sc.d must succeed
@@ -138,7 +143,18 @@ _start:
         addi    t1, t1, 1
         sc.d    t3, t1, (t0)
         beqz    t3, fail                # succeeded over another hart's store
-        # round 2 (control): hart 1 stores elsewhere, sc succeeds
+        # round 2: hart 1 writes back the value it finds (ABA): sc must still fail
+        li      a0, 7
+        lr.d    t1, (t0)
+        li      t2, 3
+        sd      t2, 0(t5)
+18:     ld      t2, 0(t5)
+        bnez    t2, 18b
+        addi    t1, t1, 1
+        sc.d    t3, t1, (t0)
+        beqz    t3, fail                # succeeded over another hart's (same-value) store
+        # round 3 (control): hart 1 stores elsewhere, sc succeeds
+        li      a0, 4
         lr.d    t1, (t0)
         li      t2, 2
         sd      t2, 0(t5)
