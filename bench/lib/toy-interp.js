@@ -71,18 +71,22 @@ const viaRuns = (prologue, miss) =>
     RUN_STORE.replace('MISS', miss),
   );
 
+// Each entry builds a fresh function (its own compilation: machine-code layout differs between
+// compilations by up to 20% on this loop, so each round of the bench compiles anew and the median
+// of the rounds is reported).
 export const PATHS = {
   // hand-made views over the region's buffer; a miss is an error (no device in this loop)
-  raw: viaRuns(
-    `const r = mem.findRegion(code);
+  raw: () =>
+    viaRuns(
+      `const r = mem.findRegion(code);
      const hand = { start: r.startAddr, end: r.startAddr + r.len, offset: -r.startAddr, i32: new Int32Array(r.mapping.buffer) };
      const rawRun = (a) => { if (a >= hand.start && a < hand.end) return hand; throw new Error('miss'); };`,
-    'rawRun',
-  ),
+      'rawRun',
+    ),
   // the same loop with views from the TranslationCache (whole-region runs here)
-  tcache: viaRuns('const tc = new TranslationCache(mem); const tcRun = (a, w) => tc.lookup(a, w);', 'tcRun'),
-  'ld32s/st32': make('', 'mem.ld32s(pc)', 'mem.ld32s(a)', 'mem.st32(a, v)'),
-  'load/store(u32)': make('', 'mem.load(u32, pc) | 0', 'mem.load(u32, a) | 0', 'mem.store(u32, v >>> 0, a)'),
+  tcache: () => viaRuns('const tc = new TranslationCache(mem); const tcRun = (a, w) => tc.lookup(a, w);', 'tcRun'),
+  'ld32s/st32': () => make('', 'mem.ld32s(pc)', 'mem.ld32s(a)', 'mem.st32(a, v)'),
+  'load/store(u32)': () => make('', 'mem.load(u32, pc) | 0', 'mem.load(u32, a) | 0', 'mem.store(u32, v >>> 0, a)'),
 };
 
 /** Writes the program at `code`; returns nothing. */
@@ -90,9 +94,17 @@ export function install(mem, code) {
   PROGRAM.forEach((w, i) => mem.st32(code + 4 * i, w));
 }
 
-/** Runs `path` for `iterations` loop passes; returns guest instructions executed and seconds. */
-export function run(path, mem, code, data, iterations) {
+/** A freshly compiled interpreter loop for `path` (see PATHS). */
+export function compile(path) {
+  return PATHS[path]();
+}
+
+/**
+ * Runs `path` (or the function `fn` compiled for it) for `iterations` loop passes; returns guest
+ * instructions executed and seconds.
+ */
+export function run(path, mem, code, data, iterations, fn = compile(path)) {
   const t = performance.now();
-  const r = PATHS[path](mem, code, data, iterations, TranslationCache, u32);
+  const r = fn(mem, code, data, iterations, TranslationCache, u32);
   return { instructions: r.n, seconds: (performance.now() - t) / 1e3, sum: r.sum };
 }
