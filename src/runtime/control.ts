@@ -36,9 +36,16 @@ export const RunState = {
   PARKED: 3,
   DONE: 4,
   FAILED: 5,
+  /**
+   * Resumed by the pool while the vCPU's thread still sleeps in its parked loop: reported as
+   * 'running'. A pause() that comes before the thread woke takes it straight back to PARKED
+   * (the thread has run no guest code since), so a pause right after a resume does not wait
+   * for every thread to wake up first.
+   */
+  RESUMING: 6,
 } as const;
 
-export const STATE_NAMES: readonly VcpuState[] = ['idle', 'starting', 'running', 'parked', 'done', 'failed'];
+export const STATE_NAMES: readonly VcpuState[] = ['idle', 'starting', 'running', 'parked', 'done', 'failed', 'running'];
 /** A vCPU's run state as `pool.state(id)` reports it: 'idle', 'starting', 'running', 'parked' (paused at a checkpoint), 'done' or 'failed'. */
 export type VcpuState = 'idle' | 'starting' | 'running' | 'parked' | 'done' | 'failed';
 

@@ -121,18 +121,34 @@ export class VcpuContext {
     let seen = c.attention();
     await this.#serveRpc();
     // Parked: sleep on ATTENTION without blocking the event loop, so RPCs keep being served.
-    // Compare-exchanges, not stores: resume() moves PARKED to RUNNING itself, so that state()
-    // reads 'running' as soon as resume() returns; a pause() that follows before this thread
-    // woke is answered by parking again at the top of the loop.
+    // Compare-exchanges, not stores: resume() moves PARKED to RESUMING itself (state() reads
+    // 'running' as soon as resume() returns), and a pause() that comes before this thread left
+    // the loop moves RESUMING back to PARKED (the pause request is set first). This thread
+    // moves only RESUMING or PARKED to RUNNING (leaving) and RUNNING to PARKED (arriving).
     for (;;) {
       seen = c.attention();
-      if (!c.pauseRequested() || c.stopRequested()) break;
+      const stop = c.stopRequested();
+      if (stop) {
+        if (!c.moveState(RunState.RESUMING, RunState.RUNNING)) c.moveState(RunState.PARKED, RunState.RUNNING);
+        break;
+      }
+      if (!c.pauseRequested()) {
+        // Leave only through resume()'s RESUMING (or if this thread never parked): PARKED with
+        // no request means resume() cleared the request and is about to move the state, or a
+        // pause() took RESUMING back after the check above (its request is then set again).
+        if (c.moveState(RunState.RESUMING, RunState.RUNNING)) break;
+        const s = c.state();
+        if (s !== RunState.PARKED) break; // RUNNING: reached with nothing to park for
+        await c.waitStateChange(RunState.PARKED, 1);
+        continue;
+      }
+      // RUNNING only: RESUMING → PARKED is pause()'s move, never this thread's (a resume() that
+      // came after the check above would otherwise be undone)
       c.moveState(RunState.RUNNING, RunState.PARKED);
       await c.waitAttention(seen, 1000);
       await this.#serveRpc();
     }
     this.#seen = seen;
-    c.moveState(RunState.PARKED, RunState.RUNNING);
   }
 
   async #serveRpc(): Promise<void> {

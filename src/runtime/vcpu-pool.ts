@@ -239,10 +239,15 @@ export class VcpuPool extends EventEmitter {
   async pause(timeoutMs?: number): Promise<void> {
     const timeout = timeoutMs === undefined ? 10_000 : checkTimeout('timeoutMs', timeoutMs);
     this.#requireRun('pause');
-    for (const r of this.#records) r.requestPause(true);
+    for (const r of this.#records) {
+      r.requestPause(true);
+      // resumed but not yet awake: still in its parked loop, so parked again at once
+      r.moveState(RunState.RESUMING, RunState.PARKED);
+    }
     const deadline = now() + timeout;
+    const stopped = (s: number): boolean => s === RunState.PARKED || s === RunState.DONE || s === RunState.FAILED;
     for (let id = 0; id < this.vcpus; id++) {
-      const ok = await this.#waitFor(id, (s) => s >= RunState.PARKED, deadline);
+      const ok = await this.#waitFor(id, stopped, deadline);
       if (!ok) throw poolError('ERR_VCPU_PAUSE_TIMEOUT', `vCPU ${id} did not reach a checkpoint in ${timeout} ms`);
     }
   }
@@ -255,7 +260,7 @@ export class VcpuPool extends EventEmitter {
     this.#requireRun('resume');
     for (const r of this.#records) {
       r.requestPause(false);
-      r.moveState(RunState.PARKED, RunState.RUNNING);
+      r.moveState(RunState.PARKED, RunState.RESUMING);
     }
   }
 

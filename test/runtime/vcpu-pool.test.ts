@@ -121,6 +121,29 @@ describe('VcpuPool: pause, resume, remote', () => {
     await p.stop();
   }, 30_000);
 
+  it('300 pauses straight after resumes (4 vCPUs): each resolves parked and quiet, none waits for a wake-up', async () => {
+    const memory = GuestMemoryMmap.fromRanges([[0, 1 << 20]]);
+    const p = pool({ memory, vcpus: 4, module: fixture('counter.mjs') });
+    await p.start();
+    await p.pause(5000);
+    for (let round = 0; round < 300; round++) {
+      p.resume();
+      expect([0, 1, 2, 3].map((i) => p.state(i))).toEqual(['running', 'running', 'running', 'running']);
+      await p.pause(5000);
+      expect([0, 1, 2, 3].map((i) => p.state(i))).toEqual(['parked', 'parked', 'parked', 'parked']);
+      if (round % 50 === 0) {
+        // parked means parked: nothing moves
+        const frozen = memory.load(u32, 0x100);
+        await sleep(10);
+        expect(memory.load(u32, 0x100)).toBe(frozen);
+      }
+    }
+    p.resume();
+    const before = memory.load(u32, 0x100);
+    await until(() => memory.load(u32, 0x100) > before);
+    await p.stop();
+  }, 60_000);
+
   it('answers RPCs at checkpoints while running', async () => {
     const p = pool({ module: fixture('counter.mjs') });
     await p.start();
