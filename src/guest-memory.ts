@@ -118,7 +118,7 @@ export type AccessFn = (offset: number, count: number, regionOffset: number, reg
 
 const token = Symbol('GuestMemoryMmap');
 
-/** A region of length 0 that no address hits: what `locate` returns for unmapped addresses. */
+/** A region of length 0 that no address hits; its span is what `#locate` returns for unmapped addresses. */
 const NO_REGION = new GuestRegionMmap(emptyMapping(), 0);
 const NO_SPAN = spanOf(NO_REGION);
 
@@ -668,7 +668,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     // load() repeats this block, and store()/writeObj() share theirs, on purpose: moving it into a
     // shared helper measured 5-15% slower (the helper's extra inlining level), on the hottest path.
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
@@ -720,7 +720,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   writeObj<T>(type: ValueType<T>, value: WriteValue<T>, addr: number): void {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -782,7 +782,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
@@ -835,7 +835,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Unordered counterpart of writeObj for scalars (a plain typed-array store when aligned). */
   writeUnordered<T>(type: ValueType<T>, value: T, addr: number): void {
     if (typeof addr === 'number' && typeof value === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
@@ -934,7 +934,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   ld8u(addr: number): number {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.u8, off);
@@ -945,7 +945,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Signed 8-bit load (see {@link ld8u}). */
   ld8s(addr: number): number {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.rEnd) return Atomics.load(r.i8, off);
@@ -956,7 +956,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Unsigned 16-bit load (see {@link ld8u}). */
   ld16u(addr: number): number {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.u16, off >>> 1);
@@ -967,7 +967,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Signed 16-bit load (see {@link ld8u}). */
   ld16s(addr: number): number {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.rEnd && (off & 1) === 0) return Atomics.load(r.i16, off >>> 1);
@@ -978,7 +978,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 32-bit load as an int32 (the register form; see {@link ld8u}). */
   ld32s(addr: number): number {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.i32, off >>> 2);
@@ -989,7 +989,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 32-bit load as 0 … 2^32-1 (see {@link ld8u}; prefer ld32s in hot loops: values >= 2^31 are doubles). */
   ld32u(addr: number): number {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return Atomics.load(r.i32, off >>> 2) >>> 0;
@@ -1007,7 +1007,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   st8(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off < r.wEnd) {
@@ -1022,7 +1022,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 16-bit register store (see {@link st8}). */
   st16(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 2 <= r.wEnd && (off & 1) === 0) {
@@ -1037,7 +1037,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** 32-bit register store (see {@link st8}). */
   st32(addr: number, value: number): void {
     if (typeof addr === 'number' && typeof value === 'number' && ((value | 0) === value || value >>> 0 === value)) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -1189,7 +1189,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   load<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#span(addr);
       const off = addr - r.startAddr;
       // The integer types by identity (the library's own objects); u64 and the rest take loadAny.
@@ -1247,7 +1247,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic, sequentially consistent store (tear-free); the value must fit the type. */
   store<T>(type: ValueType<T>, value: T, addr: number): void {
     if (typeof addr === 'number' && typeof value === 'number') {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#span(addr);
       const off = addr - r.startAddr;
       // The integer types by identity (the library's own objects), each with its own range
@@ -1337,7 +1337,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       expected >>> 0 === expected &&
       replacement >>> 0 === replacement
     ) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -1380,7 +1380,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic exchange; returns the old value. */
   exchange<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -1398,7 +1398,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   fetchAdd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -1413,7 +1413,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic wrapping subtract; returns the old value. */
   fetchSub<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -1428,7 +1428,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise and; returns the old value. */
   fetchAnd<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -1443,7 +1443,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise or; returns the old value. */
   fetchOr<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
@@ -1458,7 +1458,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** Atomic bitwise xor; returns the old value. */
   fetchXor<T>(type: ValueType<T>, addr: number, value: T): T {
     if (type === U32 && typeof addr === 'number' && typeof value === 'number' && value >>> 0 === value) {
-      // One region: the cached one; several: the table's (no branch on which region; see `table`).
+      // One region: the cached one; several: the table's (no branch on which region; see `#table`).
       const r = this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
       const off = addr - r.startAddr;
       if (off >>> 0 === off && off + 4 <= r.wEnd && (off & 3) === 0) {
