@@ -227,6 +227,7 @@ export class Cpu {
 
   /** Makes `t` the TLB the accessors use (run() reloads its locals after exec and traps). */
   useTlb(t) {
+    this.tlb = t;
     this.tlbR = t.R;
     this.tlbW = t.W;
     this.tlbX = t.X;
@@ -712,12 +713,8 @@ export class Cpu {
       ram8 = this.ram8,
       rami8 = this.rami8;
     const resv = this.resv;
-    let tlbR = this.tlbR,
-      tlbW = this.tlbW,
-      tlbRo = this.tlbRo,
-      tlbWo = this.tlbWo,
-      tlbRh = this.tlbRh,
-      tlbWh = this.tlbWh;
+    // the current privilege's TLB, reloaded after anything that may change the privilege
+    let { R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb;
     // The pc is fpage + d: fpage the virtual page (a double) and d the byte offset in it (an
     // int), so sequential execution and branches inside the page are integer arithmetic. dlim
     // is 4096 while fbase (the page's RAM byte offset) is valid, 0 to make the next fetch
@@ -748,12 +745,7 @@ export class Cpu {
               fpage = this.exec(this.fetchSlow(pc), pc);
               d = 0;
               dlim = 0;
-              tlbR = this.tlbR;
-              tlbW = this.tlbW;
-              tlbRo = this.tlbRo;
-              tlbWo = this.tlbWo;
-              tlbRh = this.tlbRh;
-              tlbWh = this.tlbWh;
+              ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
               continue;
             }
             fpage = Math.floor(pc / 4096) * 4096;
@@ -1217,12 +1209,7 @@ export class Cpu {
               const pc = fpage + d;
               const next = this.exec(insn, pc);
               // the privilege (and with it the TLB) may have changed
-              tlbR = this.tlbR;
-              tlbW = this.tlbW;
-              tlbRo = this.tlbRo;
-              tlbWo = this.tlbWo;
-              tlbRh = this.tlbRh;
-              tlbWh = this.tlbWh;
+              ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
               if (next === pc + 4 && this.fetchPage !== -1) d += 4;
               else {
                 fpage = next; // a jump, or the fetch translation may have changed
@@ -1245,12 +1232,7 @@ export class Cpu {
         if (!(e instanceof Trap)) throw e;
         this.pc = fpage + d;
         this.trap(e.cause, e.tval, false);
-        tlbR = this.tlbR;
-        tlbW = this.tlbW;
-        tlbRo = this.tlbRo;
-        tlbWo = this.tlbWo;
-        tlbRh = this.tlbRh;
-        tlbWh = this.tlbWh;
+        ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
         fpage = this.pc;
         d = 0;
         dlim = 0;

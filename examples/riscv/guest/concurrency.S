@@ -20,6 +20,18 @@
         .equ CLINT_MTIMECMP, 0x2004000
         .equ CLINT_MTIME, 0x200bff8
 
+# One round of check 4/7 on hart 0: lr.d the word at t0, ask hart 1 (through the word at t5)
+# for store kind `kind`, wait for its answer, then sc.d the word + 1: t3 = sc's result.
+        .macro remote_round kind
+        lr.d    t1, (t0)
+        li      t2, \kind
+        sd      t2, 0(t5)
+1:      ld      t2, 0(t5)
+        bnez    t2, 1b
+        addi    t1, t1, 1
+        sc.d    t3, t1, (t0)
+        .endm
+
         .section .text.init
         .globl _start
 _start:
@@ -135,33 +147,15 @@ _start:
         li      a0, 4
         la      t0, resv
         la      t5, step
-        lr.d    t1, (t0)
-        li      t2, 1
-        sd      t2, 0(t5)
-11:     ld      t2, 0(t5)
-        bnez    t2, 11b
-        addi    t1, t1, 1
-        sc.d    t3, t1, (t0)
+        remote_round 1
         beqz    t3, fail                # succeeded over another hart's store
         # round 2: hart 1 writes back the value it finds (ABA): sc must still fail
         li      a0, 7
-        lr.d    t1, (t0)
-        li      t2, 3
-        sd      t2, 0(t5)
-18:     ld      t2, 0(t5)
-        bnez    t2, 18b
-        addi    t1, t1, 1
-        sc.d    t3, t1, (t0)
+        remote_round 3
         beqz    t3, fail                # succeeded over another hart's (same-value) store
         # round 3 (control): hart 1 stores elsewhere, sc succeeds
         li      a0, 4
-        lr.d    t1, (t0)
-        li      t2, 2
-        sd      t2, 0(t5)
-12:     ld      t2, 0(t5)
-        bnez    t2, 12b
-        addi    t1, t1, 1
-        sc.d    t3, t1, (t0)
+        remote_round 2
         bnez    t3, fail
 
         # ---- 5: IPI to a hart sleeping in WFI (hart 1 runs ipi_sleeper)
