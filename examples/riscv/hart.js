@@ -71,6 +71,9 @@ export default async function hart(ctx) {
       (plic.hasPending(2 * id + 1) ? SEIP : 0) |
       (plic.hasPending(2 * id) ? MEIP : 0),
     sleep: (cpu) => {
+      // A guest that wrote its HTIF result and then parked in WFI (interrupts off) would sleep
+      // forever before the hart loop polls tohost: don't sleep on an unread result.
+      if (a.tohost !== null && phys.ld32s(a.tohost) !== 0) return;
       // until the timer fires, or a kick (IPI, device interrupt, stop, pause) comes first
       const deadline = cpu.getLo(0x304) & MTIP ? clint.deadline(id) : Infinity;
       ctx.waitUntil(deadline);

@@ -43,6 +43,15 @@ describe('riscv machine: command line and default guest', () => {
     }
   }, 240_000);
 
+  it('an HTIF result written just before a WFI with interrupts off still ends the run (exit 0, no hang)', async () => {
+    // examples/riscv/guest/halt-wfi.S: the result and the final WFI fall in one block
+    const elf = new URL('../../examples/riscv/guest/halt-wfi.elf', import.meta.url).pathname;
+    for (const harts of ['1', '3']) {
+      const r = await machine(['--harts', harts, '--timeout', '10', elf], 30_000);
+      expect({ harts, code: r.code, err: r.err.slice(-300) }).toMatchObject({ harts, code: 0 });
+    }
+  }, 60_000);
+
   it('bad options, a missing or bad ELF exit 2 with a clear error; a timeout exits 124', async () => {
     expect((await machine(['--harts', '0'])).code).toBe(2);
     expect((await machine(['--bogus'])).code).toBe(2);
