@@ -45,6 +45,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flush", Napi::Function::New(env, Flush));
   exports.Set("describe", Napi::Function::New(env, Describe));
   exports.Set("bindBitmap", Napi::Function::New(env, BindBitmap));
+  exports.Set("token", Napi::Function::New(env, MakeToken));
+  exports.Set("openToken", Napi::Function::New(env, OpenToken));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings));
   exports.Set("externalMemoryAllowed", Napi::Function::New(env, ExternalMemoryAllowed));
   exports.Set("copy", MakeCopyFunction(env));

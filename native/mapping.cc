@@ -240,6 +240,73 @@ Napi::Value Describe(const Napi::CallbackInfo& info) {
   return result;
 }
 
+namespace {
+
+// Share tokens: a share() descriptor of a mapping whose buffer may not be handed out (read-only
+// or PROT_NONE) carries a small SharedArrayBuffer instead, the token. Each token's memory is a
+// key here, and its entry holds a reference to the mapping's backing store, so the mapping stays
+// mapped while any thread can still reach the token. The receiving thread turns the token back
+// into a SharedArrayBuffer over the same backing store (OpenToken); no JavaScript object ever
+// carries the raw buffer between threads. The mapping still unmaps once, after its last
+// reference (buffers and tokens alike) is gone.
+constexpr size_t kTokenBytes = 8;
+std::mutex g_token_mutex;
+std::unordered_map<void*, std::shared_ptr<v8::BackingStore>>& Tokens() {
+  static auto* tokens = new std::unordered_map<void*, std::shared_ptr<v8::BackingStore>>();  // never destroyed
+  return *tokens;
+}
+
+void FreeToken(void* data, size_t /*length*/, void* /*deleter_data*/) {
+  std::shared_ptr<v8::BackingStore> mapping;
+  {
+    std::lock_guard<std::mutex> lock(g_token_mutex);
+    auto it = Tokens().find(data);
+    if (it != Tokens().end()) {
+      mapping = std::move(it->second);
+      Tokens().erase(it);
+    }
+  }
+  delete[] static_cast<uint8_t*>(data);
+  // `mapping` drops its reference here, outside both locks: this may be the last one (Unmap).
+}
+
+}  // namespace
+
+Napi::Value MakeToken(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  v8::Local<v8::SharedArrayBuffer> sab = info.Length() == 1 ? AsShared(info[0]) : v8::Local<v8::SharedArrayBuffer>();
+  if (sab.IsEmpty()) throw MakeArgError(env, false, "token(buffer) takes a mapping's SharedArrayBuffer");
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    auto it = Registry().find(sab->Data());
+    if (it == Registry().end() || it->second.size != sab->ByteLength()) return env.Null();
+  }
+  auto* data = new uint8_t[kTokenBytes]();
+  {
+    std::lock_guard<std::mutex> lock(g_token_mutex);
+    Tokens()[data] = sab->GetBackingStore();
+  }
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store =
+      v8::SharedArrayBuffer::NewBackingStore(data, kTokenBytes, FreeToken, nullptr);
+  return Napi::Value(env, FromV8(v8::SharedArrayBuffer::New(isolate, std::move(store))));
+}
+
+Napi::Value OpenToken(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  v8::Local<v8::SharedArrayBuffer> token = info.Length() == 1 ? AsShared(info[0]) : v8::Local<v8::SharedArrayBuffer>();
+  if (token.IsEmpty() || token->ByteLength() != kTokenBytes) return env.Null();
+  std::shared_ptr<v8::BackingStore> mapping;
+  {
+    std::lock_guard<std::mutex> lock(g_token_mutex);
+    auto it = Tokens().find(token->Data());
+    if (it == Tokens().end()) return env.Null();
+    mapping = it->second;
+  }
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  return Napi::Value(env, FromV8(v8::SharedArrayBuffer::New(isolate, std::move(mapping))));
+}
+
 Napi::Value LiveMappings(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(),
                            static_cast<double>(g_live_mappings.load(std::memory_order_relaxed)));

@@ -377,17 +377,19 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     ) {
       throw typeError('shared', 'a descriptor from GuestMemoryMmap.share()', shared);
     }
-    const seen = new Set<SharedArrayBuffer>();
+    const seen = new Set<bigint>();
     const regions = Array.from(shared.regions, (r, i) => {
       if (typeof r !== 'object' || r === null || typeof r.mapping !== 'object' || r.mapping === null) {
         throw typeError(`shared.regions[${i}]`, 'a shared region', r);
       }
-      // one mapping at two guest bases would alias guest memory behind the layout checks
-      if (seen.has(r.mapping.buffer)) {
+      const mapping = MmapRegion.fromShared(r.mapping, `shared.regions[${i}].mapping`);
+      // one mapping at two guest bases would alias guest memory behind the layout checks (by
+      // host address: two tokens, or a token and a buffer, can name one mapping)
+      if (seen.has(mapping.hostAddress)) {
         throw typeError(`shared.regions[${i}].mapping`, 'a mapping no other region of the map uses', r.mapping);
       }
-      seen.add(r.mapping.buffer);
-      return new GuestRegionMmap(MmapRegion.fromShared(r.mapping, `shared.regions[${i}].mapping`), r.guestBase);
+      seen.add(mapping.hostAddress);
+      return new GuestRegionMmap(mapping, r.guestBase);
     });
     const policy = shared.misaligned === 'split' ? 'split' : 'fault';
     if (regions.length === 0) return new GuestMemoryMmap(token, [], policy);

@@ -25,8 +25,17 @@ const FLAGS_ALLOWED =
 
 /** The structured-clone-safe form of a mapping (see GuestMemoryMmap.share). */
 export interface SharedMapping {
-  /** The mapping itself, shared with the receiving thread (no copy). */
-  readonly buffer: SharedArrayBuffer;
+  /**
+   * The mapping itself, shared with the receiving thread (no copy): read-write mappings only.
+   * A read-only or PROT_NONE mapping is carried by `token` instead.
+   */
+  readonly buffer?: SharedArrayBuffer;
+  /**
+   * A share token (a small SharedArrayBuffer made by the addon) standing for a mapping whose
+   * buffer is never handed out: `fromShared` re-creates the buffer in the receiving thread from
+   * it, and it keeps the mapping mapped while any thread can reach it.
+   */
+  readonly token?: SharedArrayBuffer;
   /** PROT_* of the mapping. */
   readonly prot: number;
   /** MAP_* of the mapping. */
@@ -39,6 +48,13 @@ export interface SharedMapping {
   readonly start?: number | bigint;
   /** The dirty-page bitmap, shared too, when the mapping tracks dirty pages. */
   readonly bitmap?: SharedBitmap;
+}
+
+/** The addon's share token for a live mapping's buffer (see SharedMapping.token). */
+function shareToken(buffer: SharedArrayBuffer): SharedArrayBuffer {
+  const t = native.token(buffer);
+  if (t === null) throw new GuestMemoryError('InvalidBackendAddress', 'the mapping is no longer live');
+  return t;
 }
 
 /** Options of the mapping constructors. */
@@ -233,11 +249,26 @@ export class MmapRegion {
     if (typeof shared !== 'object' || shared === null) throw typeError(name, 'a shared mapping', shared);
     const b = shared.bitmap;
     const named = typeof b === 'object' && b !== null;
-    const info = native.describe(shared.buffer, named ? b.words : undefined, named ? b.epoch : undefined);
+    // A protected mapping comes as a token, a read-write one as its buffer: never the other way.
+    let buffer: SharedArrayBuffer | null;
+    if (shared.token !== undefined) {
+      buffer = native.openToken(shared.token);
+      if (buffer === null) throw typeError(`${name}.token`, 'the share token of a live guestmem mapping', shared.token);
+    } else buffer = shared.buffer ?? null;
+    const info = native.describe(buffer, named ? b.words : undefined, named ? b.epoch : undefined);
     if (info === null) {
       throw typeError(`${name}.buffer`, 'the SharedArrayBuffer of a live guestmem mapping', shared.buffer);
     }
     const [prot, flags, hostAddress, ownBitmap, pageSize] = info;
+    const rw = (prot & constants.PROT_READ) !== 0 && (prot & constants.PROT_WRITE) !== 0; // HostMemory's `writable`
+    if (shared.token === undefined && !rw) {
+      throw typeError(
+        `${name}.token`,
+        'a share token (a read-only or PROT_NONE mapping never travels as its buffer)',
+        undefined,
+      );
+    }
+    buffer = buffer!;
     if (shared.hostAddress !== hostAddress) {
       throw typeError(`${name}.hostAddress`, `the mapping's own address (${hex(hostAddress)})`, shared.hostAddress);
     }
@@ -250,7 +281,7 @@ export class MmapRegion {
     if (
       ownBitmap === 0
         ? b !== undefined
-        : ownBitmap !== 1 || b!.pageSize !== pageSize || b!.byteSize !== shared.buffer.byteLength
+        : ownBitmap !== 1 || b!.pageSize !== pageSize || b!.byteSize !== buffer.byteLength
     ) {
       const want =
         ownBitmap === 0 ? 'no bitmap (the mapping does not track dirty pages)' : "the mapping's own dirty bitmap";
@@ -259,13 +290,17 @@ export class MmapRegion {
     let fo: FileOffset | undefined;
     if (shared.fd !== undefined) fo = new FileOffset(shared.fd, shared.start ?? 0);
     const bitmap = b === undefined ? null : AtomicBitmap.fromShared(b);
-    return new MmapRegion(token, shared.buffer, hostAddress, fo, prot, flags, bitmap);
+    return new MmapRegion(token, buffer, hostAddress, fo, prot, flags, bitmap);
   }
 
   /** @internal */
   toShared(): SharedMapping {
+    // Only a read-write mapping's buffer may travel (it is public as `.buffer` anyway); any other
+    // goes as a token, so no descriptor leads to a view that faults when written.
+    const raw = rawBuffer(this.#hm);
+    const carried = this.#hm.writable ? { buffer: raw } : { token: shareToken(raw) };
     const base: SharedMapping = {
-      buffer: rawBuffer(this.#hm),
+      ...carried,
       prot: this.prot,
       flags: this.flags,
       hostAddress: this.hostAddress,

@@ -20,6 +20,10 @@ export interface NativeAddon {
   describe(buffer: unknown, words?: unknown, epoch?: unknown): [number, number, bigint, number, number] | null;
   /** Makes `words`/`epoch` the mapping's own dirty bitmap (kept alive with it); false if it has one. */
   bindBitmap(buffer: SharedArrayBuffer, words: SharedArrayBuffer, epoch: SharedArrayBuffer, pageSize: number): boolean;
+  /** A share token standing for the mapping of `buffer` (it keeps the mapping alive while reachable), or null if `buffer` is no live mapping. */
+  token(buffer: SharedArrayBuffer): SharedArrayBuffer | null;
+  /** The SharedArrayBuffer of the token's mapping, made in this thread, or null for anything but a live token. */
+  openToken(token: unknown): SharedArrayBuffer | null;
   liveMappings(): number;
   externalMemoryAllowed(): boolean;
   /** memmove between two buffers at absolute byte offsets (views: pass view.buffer + offset). */

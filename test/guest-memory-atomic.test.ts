@@ -72,7 +72,10 @@ function prober(shared: unknown): Worker {
          } else if (m.type === 'lock') {
            const g = a.lock();
            parentPort.postMessage({ locked: true });
-           setTimeout(() => { g.unlock(); }, m.holdMs);
+           if (m.flag === undefined) return; // held until the thread dies
+           // held until the test sets flag[0]; flag[1] = 1 just before the unlock
+           const f = new Int32Array(m.flag);
+           setImmediate(() => { Atomics.wait(f, 0, 0); Atomics.store(f, 1, 1); g.unlock(); });
          } else if (m.type === 'close') { a.close(); parentPort.close(); }
        });
        parentPort.postMessage({ ready: true });
@@ -132,12 +135,16 @@ describe('GuestMemoryAtomic across threads', () => {
     const a = new GuestMemoryAtomic(GuestMemoryMmap.fromRanges([[0, 0x1000]]));
     const w = prober(a.share());
     await ask(w, undefined);
-    await ask(w, { type: 'lock', holdMs: 200 });
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    await ask(w, { type: 'lock', flag: flag.buffer });
+    // held by the worker until released below, however slow either thread is
     expect(() => a.lock(20)).toThrow(expect.objectContaining({ code: 'ERR_GUESTMEM_LOCK' }));
-    const t0 = Date.now();
-    // Atomics.wait blocks this thread; the worker releases on its own timer.
-    a.lock(5000).unlock();
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Atomics.load(flag, 1)).toBe(0);
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
+    // Atomics.wait blocks this thread until the worker's unlock; it got in only after it
+    a.lock(30_000).unlock();
+    expect(Atomics.load(flag, 1)).toBe(1);
     a.close();
   }, 20_000);
 
@@ -145,7 +152,7 @@ describe('GuestMemoryAtomic across threads', () => {
     const a = new GuestMemoryAtomic(GuestMemoryMmap.fromRanges([[0, 0x1000]]));
     const w = prober(a.share());
     await ask(w, undefined);
-    expect(await ask(w, { type: 'lock', holdMs: 60_000 })).toMatchObject({ locked: true });
+    expect(await ask(w, { type: 'lock' })).toMatchObject({ locked: true });
     const holder = w.threadId;
     await w.terminate(); // dies holding the lock
     live.delete(w);

@@ -44,16 +44,20 @@ async function runVcpu(task: VcpuTask): Promise<TaskResult> {
   const runtime = checkRuntime(task.runtime, task.id);
   const ctl = new ControlRecord(runtime.control, task.id);
   ctl.setState(RunState.STARTING);
-  const { memory, atomic } = openMemory(task.memory);
+  // Opening the memory and loading the module are the 'load' phase: a bad descriptor or module
+  // ends with FAILED and a coded error, never a STARTING vCPU the pool takes for a dead thread.
+  let opened: { memory: GuestMemoryMmap; atomic: GuestMemoryAtomic | null } | null = null;
   let entry: Entry;
   try {
+    opened = openMemory(task.memory);
     entry = await loadEntry(task.module);
   } catch (e) {
     ctl.setState(RunState.FAILED);
     task.rpc.close();
-    atomic?.close();
+    opened?.atomic?.close();
     return { ok: false, error: toWire(e), phase: 'load' };
   }
+  const { memory, atomic } = opened;
   const ctx = new VcpuContext({ id: task.id, arg: task.arg, memory, atomic, runtime, rpc: task.rpc });
   ctl.setState(RunState.RUNNING);
   try {
@@ -70,7 +74,13 @@ async function runVcpu(task: VcpuTask): Promise<TaskResult> {
 }
 
 async function runJob(task: JobTask): Promise<TaskResult> {
-  const { memory, atomic } = openMemory(task.memory);
+  let opened: { memory: GuestMemoryMmap; atomic: GuestMemoryAtomic | null };
+  try {
+    opened = openMemory(task.memory);
+  } catch (e) {
+    return { ok: false, error: toWire(e), phase: 'load' };
+  }
+  const { memory, atomic } = opened;
   try {
     let entry: Entry;
     try {

@@ -211,6 +211,7 @@ if (timeout > 0) {
   timer = setTimeout(() => {
     flush();
     process.stderr.write(`riscv: timed out after ${timeout} s\n`);
+    if (process.env.RISCV_HANGDBG) for (let h = 0; h < harts; h++) { const [pc, ir] = new Float64Array(pool.stateBlock(h), 512, 2); process.stderr.write(`hang: hart ${h} pc=0x${pc.toString(16)} instret=${ir} state=${pool.state(h)}\n`); }
     finish(124);
   }, timeout * 1000);
 }

@@ -20,7 +20,7 @@ export const VCPU_POOL_ERROR_CODES = [
   'ERR_VCPU_EXPOSED',
   /** A remote() call to a vCPU that has returned, failed, or whose run was stopped. */
   'ERR_VCPU_GONE',
-  /** The vCPU module could not be loaded or has no default export function (VcpuError). */
+  /** The vCPU could not start: its memory descriptor was refused, or its module could not be loaded or has no default export function (VcpuError; `cause` says which). */
   'ERR_VCPU_MODULE',
   /** The vCPU function threw (or its promise rejected); `cause` is that error (VcpuError). */
   'ERR_VCPU_FAILED',

@@ -1,5 +1,6 @@
 export {
   SplitQueue,
+  MAX_INDIRECT,
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
@@ -8,5 +9,6 @@ export {
   type Descriptor,
   type DescriptorChain,
   type SplitQueueConfig,
+  type SplitQueueState,
 } from './split-queue.js';
 export { VirtioError, VIRTIO_ERROR_CODES, type VirtioErrorCode } from './virtio-error.js';

@@ -1,6 +1,10 @@
 import type { GuestMemoryMmap } from '../guest-memory.js';
-import { le16, le32, le64 } from '../types.js';
+import { le16, le32 } from '../types.js';
+import { rangeError, typeError } from '../internal/args.js';
 import { VirtioError } from './virtio-error.js';
+
+/** The longest indirect table a chain may use: `next` is 16 bits, so no table can chain more. */
+export const MAX_INDIRECT = 65536;
 
 /** Descriptor flag: the chain continues at `next`. */
 export const VIRTQ_DESC_F_NEXT = 1;
@@ -31,6 +35,16 @@ export interface DescriptorChain {
   readonly descriptors: readonly Descriptor[];
 }
 
+/** Where a queue stands in its rings: what `SplitQueue.state` gives and its constructor resumes from. */
+export interface SplitQueueState {
+  /** The next available-ring entry the device will pop (0-65535). */
+  readonly nextAvail: number;
+  /** The next used-ring entry the device will fill (0-65535). */
+  readonly nextUsed: number;
+  /** used.idx as of the last notification decision (defaults to `nextUsed`). */
+  readonly signalledUsed?: number;
+}
+
 /** Where a queue lives and how it was negotiated: what the driver wrote to the transport. */
 export interface SplitQueueConfig {
   /** Queue size (a power of two, 1 … 32768). */
@@ -51,10 +65,11 @@ export interface SplitQueueConfig {
  * as used, and decide whether the driver wants a notification (flags or VIRTIO_F_EVENT_IDX).
  *
  * The driver is hostile input. Every index is checked against the queue size, every chain is
- * bounded (at most `size` descriptors, an indirect table at most its length / 16, no nested
- * indirect tables), every descriptor's buffer must lie in guest RAM, and the available index may
- * not run ahead by more than `size`. Failures are VirtioErrors; nothing loops or reads outside
- * guest memory.
+ * bounded (at most `size` descriptors, an indirect table at most its length / 16 and at most
+ * MAX_INDIRECT entries, no nested indirect tables, at most 2^32-1 bytes in all), every
+ * descriptor's buffer must lie in guest RAM, and the available index may not run ahead by more
+ * than `size`. A chain is checked whole before it is collected, so a bad one costs bounded time
+ * and no memory. Failures are VirtioErrors; nothing loops or reads outside guest memory.
  *
  * Memory ordering: the driver publishes a chain by writing the descriptors and the ring entry,
  * then the available index. The device reads `avail.idx` with an atomic (sequentially
@@ -77,12 +92,19 @@ export class SplitQueue {
   #nextUsed = 0;
   /** used.idx as of the last notification decision. */
   #signalledUsed = 0;
+  /** The descriptor just read by #read (fields, so a walk allocates nothing per step). */
+  #dAddr = 0;
+  #dLen = 0;
+  #dFlags = 0;
+  #dNext = 0;
 
   /**
-   * Checks the configuration (VirtioError ERR_VIRTIO_QUEUE) and reads nothing else yet.
+   * Checks the configuration (VirtioError ERR_VIRTIO_QUEUE) and reads nothing else yet. With
+   * `state` (what {@link SplitQueue.state} gave), the queue resumes at those ring positions, as
+   * after a snapshot restore or a migration; without it, it starts at 0 as after a reset.
    * @example const q = new SplitQueue(mem, { size: 256, desc, avail, used });
    */
-  constructor(mem: GuestMemoryMmap, config: SplitQueueConfig) {
+  constructor(mem: GuestMemoryMmap, config: SplitQueueConfig, state?: SplitQueueState) {
     const { size, desc, avail, used } = config;
     if (!Number.isInteger(size) || size < 1 || size > 32768 || (size & (size - 1)) !== 0)
       throw new VirtioError('ERR_VIRTIO_QUEUE', `queue size ${size} is not a power of two from 1 to 32768`);
@@ -101,6 +123,18 @@ export class SplitQueue {
     this.#avail = avail;
     this.#used = used;
     this.#eventIdx = config.eventIdx === true;
+    if (state !== undefined) {
+      if (state === null || typeof state !== 'object') throw typeError('state', 'a SplitQueueState object', state);
+      const pos = (name: 'nextAvail' | 'nextUsed' | 'signalledUsed', fallback?: number): number => {
+        const v = state[name] ?? fallback;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff)
+          throw rangeError(`state.${name}`, 'an integer from 0 to 65535', v);
+        return v;
+      };
+      this.#nextAvail = pos('nextAvail');
+      this.#nextUsed = pos('nextUsed');
+      this.#signalledUsed = pos('signalledUsed', this.#nextUsed);
+    }
   }
 
   /** Chains the driver has made available and this queue has not popped yet. Throws ERR_VIRTIO_RING. */
@@ -112,77 +146,112 @@ export class SplitQueue {
     return n;
   }
 
-  /** The next available chain, or null when there is none. Throws VirtioError for a bad chain (it is consumed). */
+  /**
+   * The next available chain, or null when there is none. Throws VirtioError for a bad chain
+   * (it is consumed). A chain is validated whole before anything is collected: a bad chain
+   * costs at most `size` descriptor reads (65536 in an indirect table) and no memory.
+   */
   pop(): DescriptorChain | null {
     if (this.pending() === 0) return null;
     const slot = this.#nextAvail % this.size;
     this.#nextAvail = (this.#nextAvail + 1) & 0xffff;
     const head = this.#mem.load(le16, this.#avail + 4 + 2 * slot);
     if (this.#eventIdx) this.#mem.store(le16, this.#nextAvail, this.#used + 4 + 8 * this.size); // avail_event
-    return { head, descriptors: this.#walk(head) };
+    this.#walk(head, null);
+    const descriptors: Descriptor[] = [];
+    this.#walk(head, descriptors);
+    return { head, descriptors };
   }
 
-  #readDesc(table: number, i: number): { addr: number; len: number; flags: number; next: number } {
+  /** Reads descriptor `i` of the table at `table` into the #d fields (any alignment: indirect tables need none). */
+  #read(table: number, i: number): void {
+    const mem = this.#mem;
     const at = table + 16 * i;
-    const addr = this.#mem.readObj(le64, at);
-    if (addr > BigInt(Number.MAX_SAFE_INTEGER))
+    const lo = mem.readObj(le32, at);
+    const hi = mem.readObj(le32, at + 4);
+    if (hi > 0x1fffff)
       throw new VirtioError(
         'ERR_VIRTIO_ADDRESS',
-        `descriptor ${i} address 0x${addr.toString(16)} is outside guest memory`,
+        `descriptor ${i} address 0x${(BigInt(hi) * 2n ** 32n + BigInt(lo)).toString(16)} is outside guest memory`,
       );
-    return {
-      addr: Number(addr),
-      len: this.#mem.readObj(le32, at + 8),
-      flags: this.#mem.readObj(le16, at + 12),
-      next: this.#mem.readObj(le16, at + 14),
-    };
+    this.#dAddr = hi * 2 ** 32 + lo;
+    this.#dLen = mem.readObj(le32, at + 8);
+    this.#dFlags = mem.readObj(le16, at + 12);
+    this.#dNext = mem.readObj(le16, at + 14);
   }
 
-  #walk(head: number): Descriptor[] {
+  /**
+   * Walks the chain at `head`, checking every rule in bounded steps; appends its buffers to
+   * `out` unless it is null. pop() walks twice, first with null, so a bad chain is refused
+   * before anything is collected.
+   */
+  #walk(head: number, out: Descriptor[] | null): void {
     if (head >= this.size) throw new VirtioError('ERR_VIRTIO_CHAIN', `head index ${head} >= queue size ${this.size}`);
-    const out: Descriptor[] = [];
+    const mem = this.#mem;
     let table = this.#desc;
     let count = this.size;
     let i = head;
     let indirect = false;
+    let total = 0;
     for (let steps = 0; ; steps++) {
+      // A chain visits each descriptor of its table at most once, so more steps than the
+      // table has entries is a loop.
       if (steps >= count)
         throw new VirtioError('ERR_VIRTIO_CHAIN', `chain at ${head} is longer than ${count} descriptors (a loop?)`);
-      const d = this.#readDesc(table, i);
-      if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+      this.#read(table, i);
+      const flags = this.#dFlags;
+      const addr = this.#dAddr;
+      const len = this.#dLen;
+      if (flags & VIRTQ_DESC_F_INDIRECT) {
         if (indirect) throw new VirtioError('ERR_VIRTIO_CHAIN', 'an indirect table inside an indirect table');
-        if (d.flags & VIRTQ_DESC_F_NEXT) throw new VirtioError('ERR_VIRTIO_CHAIN', 'an indirect descriptor with NEXT');
-        if (d.len === 0 || d.len % 16 !== 0)
-          throw new VirtioError('ERR_VIRTIO_CHAIN', `indirect table length ${d.len} is not a non-zero multiple of 16`);
-        if (d.addr % 16 !== 0 || !this.#mem.checkRange(d.addr, d.len))
+        if (flags & VIRTQ_DESC_F_NEXT) throw new VirtioError('ERR_VIRTIO_CHAIN', 'an indirect descriptor with NEXT');
+        if (len === 0 || len % 16 !== 0)
+          throw new VirtioError('ERR_VIRTIO_CHAIN', `indirect table length ${len} is not a non-zero multiple of 16`);
+        if (len / 16 > MAX_INDIRECT)
+          throw new VirtioError(
+            'ERR_VIRTIO_CHAIN',
+            `indirect table of ${len / 16} descriptors is longer than ${MAX_INDIRECT}`,
+          );
+        if (!mem.checkRange(addr, len))
           throw new VirtioError(
             'ERR_VIRTIO_ADDRESS',
-            `indirect table [0x${d.addr.toString(16)}, +${d.len}) is not in guest RAM`,
+            `indirect table [0x${addr.toString(16)}, +${len}) is not in guest RAM`,
           );
         indirect = true;
-        table = d.addr;
-        count = d.len / 16;
+        table = addr;
+        count = len / 16;
         i = 0;
         steps = -1;
         continue;
       }
-      if (d.len > 0 && !this.#mem.checkRange(d.addr, d.len))
-        throw new VirtioError('ERR_VIRTIO_ADDRESS', `buffer [0x${d.addr.toString(16)}, +${d.len}) is not in guest RAM`);
-      out.push({ addr: d.addr, len: d.len, write: (d.flags & VIRTQ_DESC_F_WRITE) !== 0 });
-      if (!(d.flags & VIRTQ_DESC_F_NEXT)) return out;
-      if (d.next >= count) throw new VirtioError('ERR_VIRTIO_CHAIN', `next index ${d.next} >= ${count}`);
-      i = d.next;
+      // checked on both walks: a driver on another thread may rewrite the chain between them
+      if (len > 0 && !mem.checkRange(addr, len))
+        throw new VirtioError('ERR_VIRTIO_ADDRESS', `buffer [0x${addr.toString(16)}, +${len}) is not in guest RAM`);
+      total += len;
+      if (total > 0xffffffff)
+        throw new VirtioError('ERR_VIRTIO_CHAIN', `chain at ${head} holds more than 2^32-1 bytes`);
+      if (out !== null) out.push({ addr, len, write: (flags & VIRTQ_DESC_F_WRITE) !== 0 });
+      if (!(flags & VIRTQ_DESC_F_NEXT)) return;
+      const next = this.#dNext;
+      if (next >= count) throw new VirtioError('ERR_VIRTIO_CHAIN', `next index ${next} >= ${count}`);
+      i = next;
     }
   }
 
-  /** Returns chain `head` to the driver with `len` bytes written into its buffers. */
+  /**
+   * Returns chain `head` to the driver with `len` bytes written into its buffers. `len` is an
+   * integer from 0 to 2^32-1 (a RangeError, nothing written, otherwise).
+   */
   addUsed(head: number, len: number): void {
     if (!Number.isInteger(head) || head < 0 || head >= this.size)
       throw new VirtioError('ERR_VIRTIO_CHAIN', `head index ${head} >= queue size ${this.size}`);
+    if (typeof len !== 'number') throw typeError('len', 'a number', len);
+    if (!Number.isInteger(len) || len < 0 || len > 0xffffffff)
+      throw rangeError('len', 'an integer from 0 to 2^32-1', len);
     const slot = this.#nextUsed % this.size;
     const elem = this.#used + 4 + 8 * slot;
     this.#mem.store(le32, head, elem);
-    this.#mem.store(le32, len >>> 0, elem + 4);
+    this.#mem.store(le32, len, elem + 4);
     this.#nextUsed = (this.#nextUsed + 1) & 0xffff;
     this.#mem.store(le16, this.#nextUsed, this.#used + 2); // publishes the element (atomic store)
   }
@@ -210,13 +279,11 @@ export class SplitQueue {
     this.#mem.store(le16, enabled ? 0 : VIRTQ_USED_F_NO_NOTIFY, this.#used);
   }
 
-  /** The next available and used positions (free-running 16-bit), e.g. to save device state. */
-  get state(): {
-    /** The next available-ring entry the device will pop. */
-    nextAvail: number;
-    /** The next used-ring entry the device will fill. */
-    nextUsed: number;
-  } {
-    return { nextAvail: this.#nextAvail, nextUsed: this.#nextUsed };
+  /**
+   * The ring positions (free-running 16-bit): plain data to save with the device and hand back
+   * to the constructor to resume the queue where it stopped.
+   */
+  get state(): SplitQueueState {
+    return { nextAvail: this.#nextAvail, nextUsed: this.#nextUsed, signalledUsed: this.#signalledUsed };
   }
 }

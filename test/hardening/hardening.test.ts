@@ -1,6 +1,7 @@
 // Regression tests for hostile input found by an attacker's review: each fails on the code before
 // its fix.
 import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   array,
@@ -11,6 +12,7 @@ import {
   GuestMemoryMmap,
   GuestRegionMmap,
   i32,
+  liveMappings,
   MmapRegion,
   struct,
   TranslationCache,
@@ -114,6 +116,73 @@ describe('hardening', () => {
     atomic.close?.();
   });
 
+  it('a share() descriptor carries a protected mapping as a token the receiving thread opens', async () => {
+    const { PROT_READ, PROT_NONE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
+    const ro = MmapRegion.build(null, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+    const none = MmapRegion.build(null, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const mem = GuestMemoryMmap.fromRegions([new GuestRegionMmap(ro, 0x1000), new GuestRegionMmap(none, 0x2000)]);
+    const d = mem.share();
+    for (const r of d.regions) {
+      expect(r.mapping.buffer).toBeUndefined();
+      expect(r.mapping.token).toBeInstanceOf(SharedArrayBuffer);
+    }
+    const worker = new Worker(new URL('../fixtures/protected-worker.mjs', import.meta.url), {
+      workerData: { memory: d, ro: 0x1000, none: 0x2000 },
+    });
+    try {
+      const got = await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      expect(got).toEqual({
+        read: { value: 0 },
+        write: { kind: 'AccessDenied', name: 'GuestMemoryError' },
+        none: { kind: 'AccessDenied', name: 'GuestMemoryError' },
+        hasBuffer: false,
+      });
+    } finally {
+      await worker.terminate();
+    }
+    // forged tokens, a token in place of a buffer's mapping and a raw buffer for a protected one
+    const refused = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    const forged = structuredClone(d) as { regions: { mapping: Record<string, unknown> }[] };
+    for (const fake of [new SharedArrayBuffer(8), new SharedArrayBuffer(4096), 'token', null]) {
+      forged.regions[0]!.mapping.token = fake;
+      expect(() => GuestMemoryMmap.fromShared(forged as never)).toThrow(refused);
+    }
+    // one token at two guest bases is the same mapping twice
+    const twice = { ...d, regions: [d.regions[0]!, { ...d.regions[0]!, guestBase: 0x8000 }] };
+    expect(() => GuestMemoryMmap.fromShared(twice as never)).toThrow(refused);
+  });
+
+  it('a token keeps its mapping mapped until the last token and view are gone, then it unmaps once', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 5; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const { PROT_READ, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
+    await settle();
+    const before = liveMappings();
+    let d: unknown = (() => {
+      const ro = MmapRegion.build(null, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+      return structuredClone(GuestMemoryMmap.fromRegions([new GuestRegionMmap(ro, 0)]).share());
+    })();
+    await settle();
+    expect(liveMappings()).toBe(before + 1); // only the token holds it now
+    let again: GuestMemoryMmap | undefined = GuestMemoryMmap.fromShared(d as never);
+    expect(again.load(u32, 0)).toBe(0);
+    d = undefined;
+    await settle();
+    expect(liveMappings()).toBe(before + 1); // the rebuilt map holds it
+    expect(again.load(u32, 0)).toBe(0);
+    again = undefined;
+    await settle();
+    expect(liveMappings()).toBe(before); // and nothing else: unmapped
+  });
+
   it('no public object leads to a view or buffer of a read-only or PROT_NONE mapping', () => {
     // Distinct sizes: a view found by the walk is recognised by its buffer's length.
     const { PROT_READ, PROT_NONE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
@@ -140,6 +209,13 @@ describe('hardening', () => {
       none.getRef(u32, 8),
       ro.asVolatileSlice().subslice(8, 16),
       mem.withMisaligned('split'),
+      // share() descriptors too: protected mappings travel as tokens, never as their buffer
+      mem.share(),
+      structuredClone(mem.share()),
+      atomic.share(),
+      ro.toShared(),
+      none.toShared(),
+      GuestMemoryMmap.fromShared(mem.share()),
     ];
     const found: string[] = [];
     const seen = new Set<unknown>();

@@ -150,9 +150,36 @@ describe('VcpuPool: pause, resume, remote', () => {
     const r = p.remote<{ id(): number; count(): number }>(1);
     expect(await r.id()).toBe(1);
     const a = await r.count();
-    await sleep(20);
-    expect(await r.count()).toBeGreaterThan(a);
+    // each answer comes from a checkpoint; the vCPU counts between its checkpoints, so some
+    // later answer must be larger (no sleep: a loaded machine only makes this take longer)
+    let b = a;
+    for (let i = 0; i < 10_000 && b <= a; i++) b = await r.count();
+    expect(b).toBeGreaterThan(a);
     await p.stop();
+  }, 30_000);
+
+  it('a memory descriptor the worker refuses fails the vCPU with a coded error, not a dead thread', async () => {
+    const memory = GuestMemoryMmap.fromRanges([[0, 1 << 20]]);
+    const real = memory.share.bind(memory);
+    // a forged descriptor: the region's buffer replaced by one no mapping owns
+    Object.defineProperty(memory, 'share', {
+      value: () => {
+        const d = real();
+        return {
+          ...d,
+          regions: d.regions.map((r) => ({ ...r, mapping: { ...r.mapping, buffer: new SharedArrayBuffer(1 << 20) } })),
+        };
+      },
+    });
+    const p = pool({ memory, vcpus: 2, module: fixture('counter.mjs') });
+    const err = await p.start().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(VcpuError);
+    expect(err).toMatchObject({ code: 'ERR_VCPU_MODULE' });
+    expect(String((err as Error).message)).not.toMatch(/thread died/);
+    expect([p.state(0), p.state(1)]).toEqual(['failed', 'failed']);
   }, 30_000);
 
   it('pause() rejects with ERR_VCPU_PAUSE_TIMEOUT when a vCPU never reaches a checkpoint', async () => {

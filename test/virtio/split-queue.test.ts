@@ -2,7 +2,7 @@
 // would must come back exactly; hostile rings (loops, chains longer than the queue, indices
 // out of range, buffers outside memory, misaligned rings, a runaway index) give coded errors.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   GuestMemoryMmap,
   SplitQueue,
@@ -13,6 +13,7 @@ import {
   le16,
   le32,
   le64,
+  MAX_INDIRECT,
 } from '../../src/index.js';
 
 const RAM = 0x4000_0000;
@@ -173,6 +174,94 @@ describe('SplitQueue', () => {
     // the available index runs ahead by more than the queue size
     mem.store(le16, (drv.availIdx + SIZE + 1) & 0xffff, AVAIL + 2);
     expectVirtio(() => q.pop(), 'ERR_VIRTIO_RING');
+  });
+
+  it('an indirect table as long as RAM that loops to itself costs bounded time and no memory', () => {
+    // 64 MiB of RAM: a table of 2^22 descriptors whose first entry chains to itself
+    const BIG = 1 << 26;
+    const mem = GuestMemoryMmap.fromRanges([[RAM, BIG]]);
+    const q = new SplitQueue(mem, { size: SIZE, desc: DESC, avail: AVAIL, used: USED });
+    const drv = new Driver(mem);
+    const table = RAM + 0x100000;
+    drv.desc(table, 0, RAM + 0x20000, 8, VIRTQ_DESC_F_NEXT, 0);
+    drv.desc(DESC, 0, table, 16 * 2 ** 20, VIRTQ_DESC_F_INDIRECT, 0); // 2^20 entries > MAX_INDIRECT
+    drv.publish(0);
+    expectVirtio(() => q.pop(), 'ERR_VIRTIO_CHAIN');
+    // at the limit: 65536 entries, the loop is found after at most 65536 steps, with no
+    // descriptor object kept (the old walk kept one per step before its check fired)
+    drv.desc(DESC, 1, table, 16 * MAX_INDIRECT, VIRTQ_DESC_F_INDIRECT, 0);
+    drv.publish(1);
+    const pushes = vi.spyOn(Array.prototype, 'push');
+    try {
+      expectVirtio(() => q.pop(), 'ERR_VIRTIO_CHAIN');
+      expect(pushes).not.toHaveBeenCalled();
+    } finally {
+      pushes.mockRestore();
+    }
+    // a direct chain that loops through the whole queue: refused after `size` steps
+    for (let i = 0; i < SIZE; i++) drv.desc(DESC, i, RAM + 0x20000, 8, VIRTQ_DESC_F_NEXT, (i + 1) % SIZE);
+    drv.publish(2);
+    expectVirtio(() => q.pop(), 'ERR_VIRTIO_CHAIN');
+  });
+
+  it('accepts an indirect table at any alignment, as the spec does', () => {
+    const { q, drv } = setup();
+    const table = HEAP + 0x103; // not 16-aligned
+    drv.desc(table, 0, RAM + 0x20000, 8, VIRTQ_DESC_F_NEXT, 1);
+    drv.desc(table, 1, RAM + 0x30000, 16, VIRTQ_DESC_F_WRITE, 0);
+    drv.desc(DESC, 0, table, 32, VIRTQ_DESC_F_INDIRECT, 0);
+    drv.publish(0);
+    expect(q.pop()!.descriptors).toEqual([
+      { addr: RAM + 0x20000, len: 8, write: false },
+      { addr: RAM + 0x30000, len: 16, write: true },
+    ]);
+  });
+
+  it('refuses a chain of more than 2^32-1 bytes', () => {
+    const mem = GuestMemoryMmap.fromRanges([
+      [RAM, 1 << 20],
+      [2 ** 33, 2 ** 32], // a sparse 4 GiB region to point the buffers at
+    ]);
+    const q = new SplitQueue(mem, { size: SIZE, desc: DESC, avail: AVAIL, used: USED });
+    const drv = new Driver(mem);
+    drv.desc(DESC, 0, 2 ** 33, 0xffff_fff0, VIRTQ_DESC_F_NEXT, 1);
+    drv.desc(DESC, 1, 2 ** 33, 0xf, VIRTQ_DESC_F_NEXT, 2); // 2^32 - 1 bytes so far: allowed
+    drv.desc(DESC, 2, 2 ** 33, 0, 0, 0);
+    drv.publish(0);
+    expect(q.pop()!.descriptors.length).toBe(3);
+    drv.desc(DESC, 2, 2 ** 33, 1, 0, 0); // one byte more: 2^32
+    drv.publish(0);
+    expectVirtio(() => q.pop(), 'ERR_VIRTIO_CHAIN');
+  });
+
+  it('addUsed refuses a length that is not a u32, writing nothing', () => {
+    const { mem, q, drv } = setup();
+    drv.add([{ addr: RAM + 0x20000, len: 4, write: true }], false);
+    const head = q.pop()!.head;
+    for (const bad of [2 ** 32, -1, 1.5, NaN]) {
+      expect(() => q.addUsed(head, bad)).toThrow(RangeError);
+      expect(mem.load(le16, USED + 2)).toBe(0);
+    }
+    q.addUsed(head, 0xffff_ffff);
+    expect(mem.readObj(le32, USED + 8)).toBe(0xffff_ffff);
+  });
+
+  it('resumes at saved ring positions', () => {
+    const { mem, q, drv } = setup(true);
+    for (let i = 0; i < 5; i++) drv.add([{ addr: RAM + 0x20000 + i * 64, len: 8, write: false }], false);
+    for (let i = 0; i < 3; i++) q.addUsed(q.pop()!.head, 1);
+    q.needsNotification();
+    const saved = structuredClone(q.state);
+    expect(saved).toEqual({ nextAvail: 3, nextUsed: 3, signalledUsed: 3 });
+    const r = new SplitQueue(mem, { size: SIZE, desc: DESC, avail: AVAIL, used: USED, eventIdx: true }, saved);
+    expect(r.pop()!.descriptors[0]!.addr).toBe(RAM + 0x20000 + 3 * 64);
+    r.addUsed(3, 1);
+    expect(mem.load(le16, USED + 2)).toBe(4);
+    expect(r.pending()).toBe(1);
+    expect(
+      () =>
+        new SplitQueue(mem, { size: SIZE, desc: DESC, avail: AVAIL, used: USED }, { nextAvail: 70000, nextUsed: 0 }),
+    ).toThrow(RangeError);
   });
 
   it('refuses unusable configurations', () => {
