@@ -105,7 +105,7 @@ export default async function hart(ctx) {
       if (lo !== 0) {
         const hi = phys.ld32s(tohost + 4);
         if (lo & 1) {
-          result = { htif: (hi * 2 ** 32 + (lo >>> 0) - 1) / 2 };
+          result = { htif: ((hi >>> 0) * 2 ** 32 + (lo >>> 0) - 1) / 2 }; // tohost >> 1, unsigned
           break;
         }
         phys.st32(tohost, 0); // a device command we do not serve: drop it

@@ -201,7 +201,9 @@ function finish(code) {
 }
 pool.on('exit', (_id, r) => {
   if (process.env.RISCV_DEBUG) console.error('exit', _id, r);
-  if (r && typeof r.htif === 'number') finish(r.htif === 0 ? 0 : Math.min(255, r.htif) || 1);
+  // a guest's exit status (tohost >> 1, up to 2^63) as a process status: 0, or 1-255 (never a
+  // failing status that wraps to 0)
+  if (r && typeof r.htif === 'number') finish(r.htif === 0 ? 0 : Math.max(1, Math.min(255, Math.floor(r.htif))));
 });
 pool.on('error', (e) => {
   process.stderr.write(`riscv: ${e.message}\n`);
@@ -211,7 +213,11 @@ if (timeout > 0) {
   timer = setTimeout(() => {
     flush();
     process.stderr.write(`riscv: timed out after ${timeout} s\n`);
-    if (process.env.RISCV_HANGDBG) for (let h = 0; h < harts; h++) { const [pc, ir] = new Float64Array(pool.stateBlock(h), 512, 2); process.stderr.write(`hang: hart ${h} pc=0x${pc.toString(16)} instret=${ir} state=${pool.state(h)}\n`); }
+    // where every hart was (each one's last block end), to tell a hang from slow progress
+    for (let h = 0; h < harts; h++) {
+      const [pc, instret] = new Float64Array(pool.stateBlock(h), 512, 2);
+      process.stderr.write(`riscv: hart ${h} ${pool.state(h)}, pc 0x${pc.toString(16)}, ${instret} instructions\n`);
+    }
     finish(124);
   }, timeout * 1000);
 }

@@ -145,7 +145,7 @@ describe('hardening', () => {
     }
     // forged tokens, a token in place of a buffer's mapping and a raw buffer for a protected one
     const refused = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
-    const forged = structuredClone(d) as { regions: { mapping: Record<string, unknown> }[] };
+    const forged = structuredClone(d) as unknown as { regions: { mapping: Record<string, unknown> }[] };
     for (const fake of [new SharedArrayBuffer(8), new SharedArrayBuffer(4096), 'token', null]) {
       forged.regions[0]!.mapping.token = fake;
       expect(() => GuestMemoryMmap.fromShared(forged as never)).toThrow(refused);

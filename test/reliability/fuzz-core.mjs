@@ -745,12 +745,16 @@ function mutateDescriptor(r, shared) {
   const d = structuredClone(shared);
   const i = r.int(d.regions.length);
   const g = d.regions[i];
+  // a protected mapping travels as a share token and has no buffer to measure
+  const size = g.mapping.buffer?.byteLength ?? g.mapping.bitmap?.byteSize ?? 4096;
   switch (r.int(9)) {
     case 0:
       g.mapping.prot = r.pick([3, '3', 7, -1]);
       break;
     case 1:
-      g.mapping.buffer = new SharedArrayBuffer(g.mapping.buffer.byteLength);
+      // a foreign buffer in place of the mapping's, or a forged token
+      if (g.mapping.token && r.int(2)) g.mapping.token = new SharedArrayBuffer(8);
+      else g.mapping.buffer = new SharedArrayBuffer(size);
       break;
     case 2:
       g.mapping.hostAddress = r.pick([0n, g.mapping.hostAddress + 4096n, 1, null]);
@@ -766,7 +770,6 @@ function mutateDescriptor(r, shared) {
       break;
     case 6: {
       // a foreign bitmap of the right geometry, a wrong page size, or none at all
-      const size = g.mapping.buffer.byteLength;
       const words = Math.max(4, Math.ceil(Math.ceil(size / 4096) / 32) * 4);
       const foreign = {
         words: new SharedArrayBuffer(words),

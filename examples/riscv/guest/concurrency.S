@@ -11,6 +11,7 @@
 #   6  timer: hart 0 sleeps in WFI with only MTIE enabled until its mtimecmp passes
 #   7  a store by another hart of the value already there (ABA) also makes sc.d fail: the
 #      reservation is real, not a compare of values
+#   8  timer: a deadline already past when WFI is reached still wakes it (no lost wake-up)
 #   9  an unexpected trap
 # Build: make -C examples/riscv/guest (Debian's gcc-riscv64-unknown-elf).
 
@@ -170,40 +171,64 @@ _start:
 14:     ld      t1, 0(t0)                # the harness timeout ends a hang
         beqz    t1, 14b
 
-        # ---- 6: WFI woken by this hart's timer
+        # ---- 6: WFI woken by this hart's timer. Race-free idiom: the flag is tested and WFI
+        # entered with MIE off (WFI still wakes for an interrupt pending in mie), and MIE opens
+        # for one instruction after each WFI to take it. Enabling MIE before the loop instead
+        # loses the wake-up whenever the timer fires before the WFI (a host thread descheduled
+        # for 2 ms under load): the handler runs first, and the WFI then sleeps for ever.
         li      a0, 6
         li      t0, CLINT_MTIME
         ld      t1, 0(t0)
         li      t2, 20000               # 2 ms at 10 MHz
         add     s3, t1, t2
-        li      t0, CLINT_MTIMECMP
-        sd      s3, 0(t0)
-        li      t0, 0x80                # MTIE only
-        csrw    mie, t0
-        csrsi   mstatus, 8              # MIE
-        la      t0, timer_seen
-15:     wfi
-        ld      t1, 0(t0)
-        beqz    t1, 15b
-        csrci   mstatus, 8
+        mv      a1, s3
+        call    timer_wait
         li      t0, CLINT_MTIME
         ld      t1, 0(t0)
         bltu    t1, s3, fail            # woke before the deadline
+
+        # ---- 8: a timer already due when the WFI is reached (as after a long host stall)
+        # still wakes it: the interrupt is pending there, so the WFI returns at once
+        li      a0, 8
+        li      t0, CLINT_MTIME
+        ld      a1, 0(t0)
+        call    timer_wait
         j       pass_all
 
-ipi_sleeper:
-        li      t0, 0x8                 # MSIE only
+# timer_wait(a1 = mtimecmp): sleep in WFI until this hart's timer interrupt has been taken
+timer_wait:
+        la      t0, timer_seen
+        sd      zero, 0(t0)
+        csrr    t1, mhartid
+        slli    t1, t1, 3
+        li      t0, CLINT_MTIMECMP
+        add     t0, t0, t1
+        sd      a1, 0(t0)
+        li      t0, 0x80                # MTIE only
         csrw    mie, t0
-        csrsi   mstatus, 8
+        la      t0, timer_seen
+15:     ld      t1, 0(t0)
+        bnez    t1, 17f
+        wfi
+        csrsi   mstatus, 8              # MIE open for one instruction: take what woke the WFI
+        csrci   mstatus, 8
+        j       15b
+17:     csrw    mie, zero
+        ret
+
+ipi_sleeper:
+        li      t0, 0x8                 # MSIE only, MIE off: the idiom of check 6
+        csrw    mie, t0
         la      t0, ready
         li      t1, 1
         sd      t1, 0(t0)
         la      t0, ipi_seen
-16:     wfi
-        ld      t1, 0(t0)
-        beqz    t1, 16b
+16:     ld      t1, 0(t0)
+        bnez    t1, park
+        wfi
+        csrsi   mstatus, 8
         csrci   mstatus, 8
-        j       park
+        j       16b
 
 pass_all:
         bnez    s0, park
