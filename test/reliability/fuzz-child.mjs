@@ -1,5 +1,6 @@
-// Runs the API fuzzer (fuzz-core.mjs) in this process, which the caller runs as a child so a
-// fatal signal would be seen rather than take the test runner down with it.
+// Runs the API fuzzer (fuzz-core.mjs) and the hostile-virtqueue fuzzer (fuzz-virtqueue.mjs) in
+// this process, which the caller runs as a child so a fatal signal would be seen rather than
+// take the test runner down with it.
 //
 //   node test/reliability/fuzz-child.mjs --seed 7 --sequences 200 [--ops 60]
 //   node test/reliability/fuzz-child.mjs --seed 7 --seconds 300        (the soak's long run)
@@ -9,6 +10,7 @@
 // and the command that replays it, and exits 1.
 import { parseArgs } from 'node:util';
 import { runSequence, snapshotDamage } from './fuzz-core.mjs';
+import { virtqueueSequence } from './fuzz-virtqueue.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,9 @@ const { values } = parseArgs({
 const seed = Number(values.seed);
 const ops = Number(values.ops);
 const stats = { seed, sequences: 0, calls: 0, compared: 0, outcomes: {}, failure: null };
+// the hostile-driver virtqueue sequences (fuzz-virtqueue.mjs), one per API sequence
+const virtqueue = { sequences: 0, calls: 0, outcomes: {} };
+stats.virtqueue = virtqueue;
 const replay = values.replay === undefined ? null : Number(values.replay);
 const deadline = values.seconds ? Date.now() + Number(values.seconds) * 1000 : Infinity;
 const count = replay !== null ? 1 : values.sequences ? Number(values.sequences) : Infinity;
@@ -30,6 +35,7 @@ for (let i = 0; i < count && Date.now() < deadline; i++) {
   const index = replay ?? i;
   try {
     runSequence(seed, index, ops, stats);
+    virtqueueSequence(seed, index, ops, virtqueue);
     // every 8th sequence also damages a snapshot file and applies it
     if (index % 8 === 0) {
       await snapshotDamage(seed, index);

@@ -55,6 +55,21 @@ describe('API fuzzer', () => {
     ]) {
       expect(s.outcomes[kind] ?? 0, kind).toBeGreaterThan(0);
     }
+    // hostile virtqueues: chains handed out and every kind of refusal, all as the model said
+    const vq = (s as unknown as { virtqueue: { sequences: number; calls: number; outcomes: Record<string, number> } })
+      .virtqueue;
+    expect(vq.calls).toBeGreaterThan(5000);
+    for (const kind of [
+      'chain',
+      'ERR_VIRTIO_CHAIN',
+      'ERR_VIRTIO_ADDRESS',
+      'ERR_VIRTIO_RING',
+      'ERR_VIRTIO_QUEUE',
+      'RangeError',
+      'TypeError',
+    ]) {
+      expect(vq.outcomes[kind] ?? 0, kind).toBeGreaterThan(0);
+    }
   }, 240_000);
 
   it('a failing sequence is printed with a command that replays it exactly', () => {
