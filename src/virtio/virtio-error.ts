@@ -10,6 +10,8 @@ export const VIRTIO_ERROR_CODES = [
   'ERR_VIRTIO_ADDRESS',
   /** The available index moved by more than the queue size: the driver is broken or hostile. */
   'ERR_VIRTIO_RING',
+  /** A request a device cannot parse: missing or short header, no writable status byte, data buffers of the wrong direction. */
+  'ERR_VIRTIO_REQUEST',
 ] as const;
 
 /** One of VIRTIO_ERROR_CODES. */
