@@ -43,7 +43,9 @@ export interface VirtioMmioQueueState {
   readonly ready: boolean;
   /** QueueDesc, QueueDriver, QueueDevice: [low, high] register halves. */
   readonly desc: readonly [number, number];
+  /** QueueDriver (the available ring): [low, high]. */
   readonly driver: readonly [number, number];
+  /** QueueDevice (the used ring): [low, high]. */
   readonly device: readonly [number, number];
   /** Where a ready queue stands in its rings (after DRIVER_OK). */
   readonly ring?: SplitQueueState;
@@ -51,14 +53,21 @@ export interface VirtioMmioQueueState {
 
 /** A virtio-mmio transport's registers as plain (structured-clone) data. */
 export interface VirtioMmioState {
+  /** The Status register (DEVICE_NEEDS_RESET included). */
   readonly status: number;
+  /** DeviceFeaturesSel. */
   readonly deviceFeaturesSel: number;
+  /** DriverFeaturesSel. */
   readonly driverFeaturesSel: number;
   /** DriverFeatures, banks 0 and 1. */
   readonly driverFeatures: readonly [number, number];
+  /** QueueSel. */
   readonly queueSel: number;
+  /** InterruptStatus (the line is high while it is not 0). */
   readonly interruptStatus: number;
+  /** ConfigGeneration. */
   readonly configGeneration: number;
+  /** Every queue the device has, by index. */
   readonly queues: readonly VirtioMmioQueueState[];
 }
 
@@ -92,6 +101,7 @@ const addr = ([lo, hi]: readonly [number, number]): number => lo + hi * 2 ** 32;
  * queue size of chains, the rest in later turns of the event loop.
  */
 export class VirtioMmioTransport implements MmioDevice {
+  /** The device behind the window. */
   readonly device: VirtioDevice;
   readonly #mem: GuestMemoryMmap;
   readonly #interrupt: (level: boolean) => void;

@@ -11,19 +11,27 @@ import {
 } from './virtio-device.js';
 import { VirtioError } from './virtio-error.js';
 
-/** virtio-blk request types. */
+/** Request type: read sectors into the data buffers. */
 export const VIRTIO_BLK_T_IN = 0;
+/** Request type: write the data buffers to sectors. */
 export const VIRTIO_BLK_T_OUT = 1;
+/** Request type: make written data durable. */
 export const VIRTIO_BLK_T_FLUSH = 4;
+/** Request type: the device's identification string. */
 export const VIRTIO_BLK_T_GET_ID = 8;
-/** virtio-blk request status values. */
+/** Request status: done. */
 export const VIRTIO_BLK_S_OK = 0;
+/** Request status: refused or failed (out of range, not whole sectors, read-only, an I/O error). */
 export const VIRTIO_BLK_S_IOERR = 1;
+/** Request status: an unknown request type. */
 export const VIRTIO_BLK_S_UNSUPP = 2;
-/** virtio-blk feature bits the device may offer. */
+/** Feature bit: seg_max in the configuration space. */
 export const VIRTIO_BLK_F_SEG_MAX = 2;
+/** Feature bit: the disk is read-only. */
 export const VIRTIO_BLK_F_RO = 5;
+/** Feature bit: blk_size in the configuration space. */
 export const VIRTIO_BLK_F_BLK_SIZE = 6;
+/** Feature bit: FLUSH requests. */
 export const VIRTIO_BLK_F_FLUSH = 9;
 /** Bytes per sector: the unit of `sector` and `capacity`, whatever the disk's block size. */
 export const VIRTIO_BLK_SECTOR = 512;
@@ -67,6 +75,7 @@ export class VirtioBlk implements VirtioDevice {
   readonly features: bigint;
   /** Capacity in 512-byte sectors (the file's size, rounded down). */
   readonly capacity: number;
+  /** Writes are refused (VIRTIO_BLK_F_RO). */
   readonly readOnly: boolean;
   readonly #fd: number;
   readonly #id: Uint8Array;
@@ -112,6 +121,7 @@ export class VirtioBlk implements VirtioDevice {
     }
   }
 
+  /** The device's counters as plain data (the constructor's `state`). */
   get state(): VirtioBlkState {
     return { requests: this.#requests, failed: this.#failed };
   }
