@@ -459,8 +459,8 @@ export class VirtioMmioTransport implements MmioDevice {
       q.ready = false;
       if (s.ready === true) this.#setReady(q, true);
     });
-    const live = this.#status & VIRTIO_STATUS_DRIVER_OK && !(this.#status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-    if (live) this.#activate(state.queues.map((s) => s.ring));
+    // a device that was live is live again (one that needs a reset still serves nothing)
+    if (this.#status & VIRTIO_STATUS_DRIVER_OK) this.#activate(state.queues.map((s) => s.ring));
     this.#level = false;
     this.#update();
   }

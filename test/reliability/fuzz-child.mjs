@@ -1,5 +1,5 @@
-// Runs the API fuzzer (fuzz-core.mjs) and the hostile-virtqueue fuzzer (fuzz-virtqueue.mjs) in
-// this process, which the caller runs as a child so a fatal signal would be seen rather than
+// Runs the API fuzzer (fuzz-core.mjs) and the hostile-driver fuzzers (fuzz-virtqueue.mjs for
+// SplitQueue, fuzz-virtio-device.mjs for the virtio devices) in this process, which the caller runs as a child so a fatal signal would be seen rather than
 // take the test runner down with it.
 //
 //   node test/reliability/fuzz-child.mjs --seed 7 --sequences 200 [--ops 60]
@@ -10,6 +10,7 @@
 // and the command that replays it, and exits 1.
 import { parseArgs } from 'node:util';
 import { runSequence, snapshotDamage } from './fuzz-core.mjs';
+import { deviceSequence } from './fuzz-virtio-device.mjs';
 import { virtqueueSequence } from './fuzz-virtqueue.mjs';
 
 const { values } = parseArgs({
@@ -27,6 +28,9 @@ const stats = { seed, sequences: 0, calls: 0, compared: 0, outcomes: {}, failure
 // the hostile-driver virtqueue sequences (fuzz-virtqueue.mjs), one per API sequence
 const virtqueue = { sequences: 0, calls: 0, outcomes: {} };
 stats.virtqueue = virtqueue;
+// the hostile-driver device sequences (fuzz-virtio-device.mjs), one per API sequence
+const devices = { sequences: 0, calls: 0, completed: 0, status: {}, needsReset: 0 };
+stats.devices = devices;
 const replay = values.replay === undefined ? null : Number(values.replay);
 const deadline = values.seconds ? Date.now() + Number(values.seconds) * 1000 : Infinity;
 const count = replay !== null ? 1 : values.sequences ? Number(values.sequences) : Infinity;
@@ -36,6 +40,7 @@ for (let i = 0; i < count && Date.now() < deadline; i++) {
   try {
     runSequence(seed, index, ops, stats);
     virtqueueSequence(seed, index, ops, virtqueue);
+    deviceSequence(seed, index, ops, devices);
     // every 8th sequence also damages a snapshot file and applies it
     if (index % 8 === 0) {
       await snapshotDamage(seed, index);

@@ -70,6 +70,17 @@ describe('API fuzzer', () => {
     ]) {
       expect(vq.outcomes[kind] ?? 0, kind).toBeGreaterThan(0);
     }
+    // hostile drivers of virtio-blk and virtio-rng: requests completed with every status as the
+    // model said, and devices driven into DEVICE_NEEDS_RESET
+    const dev = (
+      s as unknown as {
+        devices: { sequences: number; completed: number; status: Record<string, number>; needsReset: number };
+      }
+    ).devices;
+    expect(dev.sequences).toBe(400);
+    expect(dev.completed).toBeGreaterThan(300);
+    expect(dev.needsReset).toBeGreaterThan(50);
+    for (const status of ['0', '1', '2']) expect(dev.status[status] ?? 0, `status ${status}`).toBeGreaterThan(0);
   }, 240_000);
 
   it('a failing sequence is printed with a command that replays it exactly', () => {
