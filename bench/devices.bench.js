@@ -1,12 +1,13 @@
 // The emulator runtime, each beside a raw baseline measured in the same run:
 //   in-vCPU dispatch: DeviceBus.read against a plain range check and method call;
-//   MMIO exit round trip (I/O worker with DeviceThread, and the main thread's serveMmio)
-//     against a raw Atomics.notify/wait ping-pong between two plain threads;
+//   MMIO exit round trip (I/O worker with DeviceThread, and the main thread's serveMmio) and a
+//     virtio QueueNotify exit to a VirtioMmioTransport on the main thread, against a raw Atomics.notify/wait ping-pong between two plain threads;
 //   vCPU-to-vCPU interrupt (ctx.kick, sleeper in waitForInterrupt, kicked back) against the same
 //     ping-pong;
 //   timer lateness of waitUntil (median and 99th percentile), against Atomics.wait's own.
 import { Worker } from 'node:worker_threads';
-import { DeviceBus, GuestMemoryMmap, VcpuPool } from 'guestmem';
+import { DeviceBus, GuestMemoryMmap, VcpuPool, VirtioMmioTransport, VirtioRng, VIRTIO_MMIO_SIZE } from 'guestmem';
+import { bringUp } from './lib/virtio-setup.js';
 import { do_not_optimize, printTable, runCases } from './lib/harness.js';
 
 const N = Number(process.env.BENCH_TRIALS ?? 2000);
@@ -115,6 +116,25 @@ add('round trip between threads', 'raw Atomics.notify/wait ping-pong', median(ra
     'round trip between threads',
     'MMIO exit, main thread (serveMmio)',
     median(m.slice(N / 10)),
+    'raw Atomics.notify/wait ping-pong',
+  );
+
+  // a virtio notify: the exit, the transport's checks and an empty queue's drain
+  const virtioBus = new DeviceBus();
+  const transport = new VirtioMmioTransport(new VirtioRng(), { mem: memory, interrupt: () => {} });
+  bringUp(transport, { size: 64, desc: 0x8000_0000, avail: 0x8000_1000, used: 0x8000_2000 });
+  virtioBus.register(0x1000_1000, VIRTIO_MMIO_SIZE, transport, 'virtio-rng');
+  const ctl2 = new AbortController();
+  const serving2 = pool.serveMmio(virtioBus, { signal: ctl2.signal });
+  await pool.start({ mode: 'notify', n: N });
+  const nt = await pool.join(0);
+  await pool.stop();
+  ctl2.abort();
+  await serving2;
+  add(
+    'round trip between threads',
+    'virtio QueueNotify exit, main thread (serveMmio)',
+    median(nt.slice(N / 10)),
     'raw Atomics.notify/wait ping-pong',
   );
 

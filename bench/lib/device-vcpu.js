@@ -1,5 +1,6 @@
 // The vCPU module of bench/devices.bench.js. ctx.arg.mode:
 //   'exit':  N MMIO exit reads through the bus; returns per-exit round-trip times (ns);
+//   'notify': N virtio QueueNotify writes through an exit; returns per-exit round-trip times (ns);
 //   'ipi':   vCPUs 0 and 1 ping-pong with ctx.kick: 0 kicks 1 and sleeps until kicked back;
 //            returns vCPU 0's round-trip times (ns);
 //   'timer': sleeps with waitUntil(now + d) for d in arg.delays; returns lateness (ms) per sleep.
@@ -15,6 +16,19 @@ export default async function vcpu(ctx) {
     for (let i = 0; i < n; i++) {
       const t = monotonicNow();
       bus.read(0x1000_0000, 4);
+      times.push((monotonicNow() - t) * 1e6);
+    }
+    return times;
+  }
+  if (mode === 'notify') {
+    // a virtio QueueNotify write through an exit (the transport on the main thread)
+    if (ctx.id !== 0) return [];
+    const bus = new DeviceBus();
+    bus.registerExit(0x1000_1000, 0x200, ctx.mmio);
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      const t = monotonicNow();
+      bus.write(0x1000_1050, 4, 0);
       times.push((monotonicNow() - t) * 1e6);
     }
     return times;

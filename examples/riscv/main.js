@@ -5,10 +5,19 @@
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { DeviceBus, GuestMemoryMmap, LoaderError, VcpuPool, loadElf, u64 } from 'guestmem';
+import {
+  DeviceBus,
+  GuestMemoryMmap,
+  LoaderError,
+  VcpuPool,
+  VirtioBlk,
+  VirtioMmioTransport,
+  VIRTIO_MMIO_MAGIC,
+  loadElf,
+  u64,
+} from 'guestmem';
 import { createPlatform, MAX_HARTS, Plic, UART_BASE, UART_IRQ, VIRTIO_BASE, VIRTIO_IRQ } from './devices/platform.js';
 import { Uart } from './devices/uart.js';
-import { VirtioBlk } from './devices/virtio-blk.js';
 
 const RAM_BASE = 0x8000_0000;
 const DEFAULT_ELF = fileURLToPath(new URL('./guest/smp.elf', import.meta.url));
@@ -164,7 +173,15 @@ if (values.disk !== undefined) {
     usage(`cannot open disk ${values.disk}: ${e.message}`);
   }
 }
-const blk = new VirtioBlk({ mem: memory, fd: diskFd, setIrq: (high) => plic.setLevel(VIRTIO_IRQ, high) });
+// the library's virtio-blk behind its virtio-mmio transport; without a disk, an empty slot
+// (device ID 0), as QEMU's virt machine leaves its unused virtio-mmio windows
+const virtio =
+  diskFd === null
+    ? { read: (off) => (off === 0 ? VIRTIO_MMIO_MAGIC : off === 4 ? 2 : 0), write: () => {} }
+    : new VirtioMmioTransport(new VirtioBlk({ fd: diskFd }), {
+        mem: memory,
+        interrupt: (high) => plic.setLevel(VIRTIO_IRQ, high),
+      });
 const devices = new DeviceBus();
 devices.register(
   UART_BASE,
@@ -172,12 +189,7 @@ devices.register(
   { read: (off) => uart.read(off), write: (off, _s, v) => uart.write(off, v) },
   'uart',
 );
-devices.register(
-  VIRTIO_BASE,
-  0x1000,
-  { read: (off) => blk.read(off), write: (off, _s, v) => blk.write(off, v) },
-  'virtio',
-);
+devices.register(VIRTIO_BASE, 0x1000, virtio, 'virtio');
 const serving = new AbortController();
 const served = pool.serveMmio(devices, {
   signal: serving.signal,
@@ -253,6 +265,6 @@ if (values.stats) {
         `${r.interrupts} interrupts, ${r.traps - r.interrupts} exceptions, ${r.wfi} WFI sleeps, ${r.naps} spin naps, ${r.exits} MMIO exits\n`,
     );
   }
-  process.stderr.write(`IPIs (msip writes): ${ipis}; disk requests: ${blk.requests}\n`);
+  process.stderr.write(`IPIs (msip writes): ${ipis}; disk requests: ${virtio.device?.state.requests ?? 0}\n`);
 }
 process.exitCode = exitCode;

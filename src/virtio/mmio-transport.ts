@@ -89,7 +89,8 @@ const addr = ([lo, hi]: readonly [number, number]): number => lo + hi * 2 ** 32;
 /**
  * The virtio-mmio transport, version 2 (virtio 1.x, "Virtio Over MMIO"): the register window of
  * any VirtioDevice, as an MmioDevice for a DeviceBus (`bus.register(base, VIRTIO_MMIO_SIZE,
- * transport)` or behind an MMIO exit). It negotiates features (VIRTIO_F_VERSION_1 required),
+ * transport)` or behind an MMIO exit). It negotiates features (offered ones only; it always
+ * offers VIRTIO_F_VERSION_1),
  * sets up split queues, activates the device at DRIVER_OK and resets it at status 0.
  *
  * The driver is hostile input. Registers are 32-bit (other widths read 0 and are ignored); a
@@ -326,10 +327,10 @@ export class VirtioMmioTransport implements MmioDevice {
     if ((v & old & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET) !== (old & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET)) return;
     let next = (v & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET & 0xff) | keep;
     if (next & VIRTIO_STATUS_FEATURES_OK && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-      const accepted = this.driverFeatures;
-      // features the device did not offer, or a driver without VERSION_1: FEATURES_OK stays clear
-      if ((accepted & ~this.#offered) !== 0n || ((accepted >> BigInt(VIRTIO_F_VERSION_1)) & 1n) === 0n)
-        next &= ~VIRTIO_STATUS_FEATURES_OK;
+      // features the device did not offer: FEATURES_OK stays clear. A driver that leaves
+      // VIRTIO_F_VERSION_1 out (it reads and writes bank 0 only, as xv6 does) is served as a
+      // 1.x driver anyway, as QEMU does: the spec lets a device refuse it, not requires it.
+      if ((this.driverFeatures & ~this.#offered) !== 0n) next &= ~VIRTIO_STATUS_FEATURES_OK;
     }
     if (next & VIRTIO_STATUS_DRIVER_OK && !(old & VIRTIO_STATUS_DRIVER_OK) && !(next & VIRTIO_STATUS_FEATURES_OK))
       next &= ~VIRTIO_STATUS_DRIVER_OK;
