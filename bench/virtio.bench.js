@@ -1,8 +1,9 @@
 // virtio-blk through the virtio-mmio transport, device side, against a plain positional I/O
 // loop on the same file in the same run: 4 KiB requests at random sectors of a 64 MiB disk,
 // 256 requests a notify (the driver side only rewrites each header's sector and the ring).
-//   reads:  VIRTIO_BLK_T_IN into guest memory  vs  readSync(fd, buf, 0, 4096, pos) (pread)
-//   writes: VIRTIO_BLK_T_OUT from guest memory vs  writeSync(fd, buf, 0, 4096, pos) (pwrite)
+//   reads:  VIRTIO_BLK_T_IN into guest memory  vs  readSync(fd, buf, 4096 i, 4096, pos) (pread)
+//   writes: VIRTIO_BLK_T_OUT from guest memory vs  writeSync(fd, buf, 4096 i, 4096, pos) (pwrite)
+// (K data buffers of 4 KiB on both sides, the i-th request's in the i-th)
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,11 +60,12 @@ function batch() {
   transport.write(0x50, 4, 0);
   if (mem.load(le16, q.used + 2) !== idx) throw new Error('the device did not serve the batch');
 }
-const buf = Buffer.alloc(4096);
+// the baseline moves the same bytes between the file and K buffers of 4 KiB (as the guest's)
+const buf = Buffer.alloc(4096 * K);
 let p = 0;
 const raw = (io) => () => {
   let s = 0;
-  for (let i = 0; i < K; i++) s += io(fd, buf, 0, 4096, sectors[p++ & (sectors.length - 1)] * 512);
+  for (let i = 0; i < K; i++) s += io(fd, buf, 4096 * i, 4096, sectors[p++ & (sectors.length - 1)] * 512);
   do_not_optimize(s);
 };
 
