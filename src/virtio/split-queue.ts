@@ -6,6 +6,9 @@ import { VirtioError } from './virtio-error.js';
 /** The longest indirect table a chain may use: `next` is 16 bits, so no table can chain more. */
 export const MAX_INDIRECT = 65536;
 
+/** Virtio rings are little-endian: on such a host the native-order accessors read them as they are. */
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Descriptor flag: the chain continues at `next`. */
 export const VIRTQ_DESC_F_NEXT = 1;
 /** Descriptor flag: the buffer is written by the device. */
@@ -139,7 +142,7 @@ export class SplitQueue {
 
   /** Chains the driver has made available and this queue has not popped yet. Throws ERR_VIRTIO_RING. */
   pending(): number {
-    const idx = this.#mem.load(le16, this.#avail + 2);
+    const idx = HOST_LE ? this.#mem.ld16u(this.#avail + 2) : this.#mem.load(le16, this.#avail + 2);
     const n = (idx - this.#nextAvail) & 0xffff;
     if (n > this.size)
       throw new VirtioError('ERR_VIRTIO_RING', `available index ${idx} is ${n} ahead of ${this.#nextAvail}`);
@@ -155,7 +158,8 @@ export class SplitQueue {
     if (this.pending() === 0) return null;
     const slot = this.#nextAvail % this.size;
     this.#nextAvail = (this.#nextAvail + 1) & 0xffff;
-    const head = this.#mem.load(le16, this.#avail + 4 + 2 * slot);
+    const ring = this.#avail + 4 + 2 * slot;
+    const head = HOST_LE ? this.#mem.ld16u(ring) : this.#mem.load(le16, ring);
     if (this.#eventIdx) this.#mem.store(le16, this.#nextAvail, this.#used + 4 + 8 * this.size); // avail_event
     this.#walk(head, null);
     const descriptors: Descriptor[] = [];
@@ -167,17 +171,20 @@ export class SplitQueue {
   #read(table: number, i: number): void {
     const mem = this.#mem;
     const at = table + 16 * i;
-    const lo = mem.readObj(le32, at);
-    const hi = mem.readObj(le32, at + 4);
+    // ld32u/ld16u (native order) on little-endian hosts, virtio's order, for an aligned entry;
+    // an indirect table may lie at any address: readObj reads an unaligned one
+    const fast = HOST_LE && (at & 3) === 0;
+    const lo = fast ? mem.ld32u(at) : mem.readObj(le32, at);
+    const hi = fast ? mem.ld32u(at + 4) : mem.readObj(le32, at + 4);
     if (hi > 0x1fffff)
       throw new VirtioError(
         'ERR_VIRTIO_ADDRESS',
         `descriptor ${i} address 0x${(BigInt(hi) * 2n ** 32n + BigInt(lo)).toString(16)} is outside guest memory`,
       );
     this.#dAddr = hi * 2 ** 32 + lo;
-    this.#dLen = mem.readObj(le32, at + 8);
-    this.#dFlags = mem.readObj(le16, at + 12);
-    this.#dNext = mem.readObj(le16, at + 14);
+    this.#dLen = fast ? mem.ld32u(at + 8) : mem.readObj(le32, at + 8);
+    this.#dFlags = fast ? mem.ld16u(at + 12) : mem.readObj(le16, at + 12);
+    this.#dNext = fast ? mem.ld16u(at + 14) : mem.readObj(le16, at + 14);
   }
 
   /**
@@ -250,10 +257,17 @@ export class SplitQueue {
       throw rangeError('len', 'an integer from 0 to 2^32-1', len);
     const slot = this.#nextUsed % this.size;
     const elem = this.#used + 4 + 8 * slot;
-    this.#mem.store(le32, head, elem);
-    this.#mem.store(le32, len, elem + 4);
+    const mem = this.#mem;
     this.#nextUsed = (this.#nextUsed + 1) & 0xffff;
-    this.#mem.store(le16, this.#nextUsed, this.#used + 2); // publishes the element (atomic store)
+    if (HOST_LE) {
+      mem.st32(elem, head);
+      mem.st32(elem + 4, len);
+      mem.st16(this.#used + 2, this.#nextUsed); // publishes the element (an atomic store)
+    } else {
+      mem.store(le32, head, elem);
+      mem.store(le32, len, elem + 4);
+      mem.store(le16, this.#nextUsed, this.#used + 2);
+    }
   }
 
   /**

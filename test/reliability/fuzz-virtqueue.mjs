@@ -175,6 +175,10 @@ function counted(mem) {
     load: (t, a) => (c.calls++, mem.load(t, a)),
     store: (t, v, a) => (c.calls++, mem.store(t, v, a)),
     readObj: (t, a) => (c.calls++, mem.readObj(t, a)),
+    ld16u: (a) => (c.calls++, mem.ld16u(a)),
+    ld32u: (a) => (c.calls++, mem.ld32u(a)),
+    st16: (a, v) => (c.calls++, mem.st16(a, v)),
+    st32: (a, v) => (c.calls++, mem.st32(a, v)),
     checkRange: (a, n) => (c.calls++, mem.checkRange(a, n)),
   };
   return c;
