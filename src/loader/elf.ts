@@ -15,6 +15,8 @@ import { LoaderError } from './loader-error.js';
 
 const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
+/** The longest symbol name `loadElf` reads (bytes); a symbol with a longer one is left out of `symbols`. */
+export const MAX_SYMBOL_NAME = 4096;
 
 /** One loaded segment. */
 export interface LoadedSegment {
@@ -212,7 +214,14 @@ function readSymbols(
     if (s.link >= shnum) throw new LoaderError('ERR_LOADER_FORMAT', 'symbol table links to no string table');
     const str = section(s.link);
     if (s.offset + s.size > src.size || str.offset + str.size > src.size) throw truncated('the symbol table');
-    const entsize = s.entsize || (cls === 64 ? 24 : 16);
+    const symsize = cls === 64 ? 24 : 16;
+    const entsize = s.entsize || symsize;
+    // an entry smaller than an Elf_Sym would be read past (a RangeError from the DataView)
+    if (!Number.isSafeInteger(entsize) || entsize < symsize)
+      throw new LoaderError(
+        'ERR_LOADER_FORMAT',
+        `symbol table entries of ${entsize} bytes (an Elf${cls}_Sym has ${symsize})`,
+      );
     const syms = src.read(s.offset, s.size);
     const strings = src.read(str.offset, str.size);
     const d = new DataView(syms.buffer, syms.byteOffset, syms.length);
@@ -221,9 +230,11 @@ function readSymbols(
       const name = d.getUint32(off, true);
       if (name === 0 || name >= strings.length) continue;
       const value = cls === 64 ? Number(d.getBigUint64(off + 8, true)) : d.getUint32(off + 4, true);
-      let end = name;
-      while (end < strings.length && strings[end] !== 0) end++;
-      out.set(decoder.decode(strings.subarray(name, end)), value);
+      // names end at a NUL within MAX_SYMBOL_NAME bytes; a longer (or unterminated) one is
+      // skipped, so a hostile table costs at most that much per symbol
+      const end = strings.subarray(name, name + MAX_SYMBOL_NAME + 1).indexOf(0);
+      if (end < 0) continue;
+      out.set(decoder.decode(strings.subarray(name, name + end)), value);
     }
   }
   return out;

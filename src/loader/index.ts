@@ -1,2 +1,2 @@
-export { loadElf, loadRaw, type ImageSource, type LoadedElf, type LoadedSegment } from './elf.js';
+export { loadElf, loadRaw, MAX_SYMBOL_NAME, type ImageSource, type LoadedElf, type LoadedSegment } from './elf.js';
 export { LoaderError, LOADER_ERROR_CODES, type LoaderErrorCode } from './loader-error.js';

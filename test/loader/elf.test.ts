@@ -2,7 +2,7 @@
 // symbols returned; every bad image refused with a coded LoaderError before anything is written.
 import { existsSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GuestMemoryMmap, loadElf, loadRaw, LoaderError, u32 } from '../../src/index.js';
+import { GuestMemoryMmap, loadElf, loadRaw, LoaderError, MAX_SYMBOL_NAME, u32 } from '../../src/index.js';
 import { buildElf } from '../helpers/elf.js';
 import { tempFile } from '../helpers/temp-file.js';
 
@@ -100,6 +100,48 @@ describe('loadElf', () => {
     expect(elf.symbols.has('tohost')).toBe(true);
   });
   if (!existsSync(path)) console.log(`skipped the riscv-tests load: ${test} is absent`);
+});
+
+describe('loadElf symbol tables', () => {
+  it('a symbol table with entries smaller than an Elf_Sym is ERR_LOADER_FORMAT, not a RangeError', () => {
+    for (const cls of [32, 64] as const) {
+      const elf = buildElf({
+        cls,
+        entry: RAM,
+        segments: [{ addr: RAM, data: bytes(1, 2, 3, 4) }],
+        symbols: { tohost: RAM },
+      });
+      const dv = new DataView(elf.buffer);
+      const shoff = cls === 64 ? Number(dv.getBigUint64(40, true)) : dv.getUint32(32, true);
+      const shentsize = cls === 64 ? 64 : 40;
+      for (const entsize of [1, 8, cls === 64 ? 23 : 15]) {
+        const at = shoff + shentsize + (cls === 64 ? 56 : 36); // section 1 (.symtab): sh_entsize
+        if (cls === 64) dv.setBigUint64(at, BigInt(entsize), true);
+        else dv.setUint32(at, entsize, true);
+        expectLoaderError(() => loadElf(ram(), { bytes: elf }), 'ERR_LOADER_FORMAT');
+      }
+    }
+  });
+
+  it(`leaves out symbols whose names are longer than MAX_SYMBOL_NAME (${MAX_SYMBOL_NAME}) bytes`, () => {
+    const long = 'x'.repeat(MAX_SYMBOL_NAME + 1);
+    const fits = 'y'.repeat(MAX_SYMBOL_NAME);
+    const elf = buildElf({
+      cls: 64,
+      entry: RAM,
+      segments: [{ addr: RAM, data: bytes(1) }],
+      symbols: { tohost: RAM + 8, [long]: RAM + 16, [fits]: RAM + 24 },
+    });
+    const got = loadElf(ram(), { bytes: elf }).symbols;
+    expect([...got.keys()].sort()).toEqual([fits, 'tohost'].sort());
+    // an unterminated string table: the last name runs to the end and is left out
+    const cut = elf.slice();
+    const dv = new DataView(cut.buffer);
+    const shoff = Number(dv.getBigUint64(40, true));
+    const strSize = shoff + 2 * 64 + 32; // section 2 (.strtab): sh_size
+    dv.setBigUint64(strSize, dv.getBigUint64(strSize, true) - 1n, true);
+    expect([...loadElf(ram(), { bytes: cut }).symbols.keys()]).not.toContain(fits);
+  });
 });
 
 describe('loadRaw', () => {
