@@ -10,6 +10,7 @@ import {
   GuestMemoryMmap,
   LoaderError,
   VcpuPool,
+  Serial16550,
   VirtioBlk,
   VirtioMmioTransport,
   VIRTIO_MMIO_MAGIC,
@@ -17,7 +18,6 @@ import {
   u64,
 } from 'guestmem';
 import { createPlatform, MAX_HARTS, Plic, UART_BASE, UART_IRQ, VIRTIO_BASE, VIRTIO_IRQ } from './devices/platform.js';
-import { Uart } from './devices/uart.js';
 
 const RAM_BASE = 0x8000_0000;
 const DEFAULT_ELF = fileURLToPath(new URL('./guest/smp.elf', import.meta.url));
@@ -138,7 +138,15 @@ const flush = () => {
     pendingOut = '';
   }
 };
-const uart = new Uart({
+// console input waits here until the UART's 64-byte FIFO has room
+let typed = [];
+const feed = () => {
+  if (typed.length > 0) typed = typed.slice(uart.enqueue(typed));
+};
+const uart = new Serial16550({
+  // xv6 polls LSR and never reads IIR with THR-empty enabled: an LSR read acknowledges it
+  lsrAcksThre: true,
+  inputDrained: () => feed(),
   output: (b) => {
     const ch = String.fromCharCode(b);
     pendingOut += ch;
@@ -159,12 +167,18 @@ const uart = new Uart({
     // console input, a line at a time, each when the shell shows its prompt
     if (promptPaced && console_.endsWith('$ ')) {
       const next = lines.shift();
-      if (next !== undefined) uart.type(Buffer.from(next, 'latin1'));
+      if (next !== undefined) {
+        typed.push(...Buffer.from(next, 'latin1'));
+        feed();
+      }
     }
   },
-  setIrq: (high) => plic.setLevel(UART_IRQ, high),
+  interrupt: (high) => plic.setLevel(UART_IRQ, high),
 });
-if (!promptPaced && input.length > 0) uart.type(Buffer.from(input, 'latin1'));
+if (!promptPaced && input.length > 0) {
+  typed = [...Buffer.from(input, 'latin1')];
+  feed();
+}
 let diskFd = null;
 if (values.disk !== undefined) {
   try {
@@ -183,12 +197,7 @@ const virtio =
         interrupt: (high) => plic.setLevel(VIRTIO_IRQ, high),
       });
 const devices = new DeviceBus();
-devices.register(
-  UART_BASE,
-  0x100,
-  { read: (off) => uart.read(off), write: (off, _s, v) => uart.write(off, v) },
-  'uart',
-);
+devices.register(UART_BASE, 0x100, uart, 'uart');
 devices.register(VIRTIO_BASE, 0x1000, virtio, 'virtio');
 const serving = new AbortController();
 const served = pool.serveMmio(devices, {
