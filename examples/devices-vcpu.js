@@ -10,7 +10,7 @@ const SHARED = 0x8000_0000; // the timer's state in guest RAM
 
 export default async function vcpu(ctx) {
   const start = ctx.arg.start;
-  const bus = new DeviceBus();
+  const bus = new DeviceBus({ vcpu: ctx.id });
   const mem = ctx.memory.withBus(bus); // register accesses that miss RAM go to the bus
   bus.register(
     TIMER,

@@ -38,7 +38,7 @@ export default async function hart(ctx) {
   const plic = new Plic(a.platform.plic, kickAll);
   const lock = new Int32Array(a.platform.lock);
 
-  const bus = new DeviceBus();
+  const bus = new DeviceBus({ vcpu: ctx.id });
   bus.register(
     CLINT_BASE,
     0x10000,

@@ -1,17 +1,20 @@
-import { checkIndex, rangeError, typeError } from '../internal/args.js';
+import { checkIndex, MAX_SAFE, rangeError, typeError } from '../internal/args.js';
 import { DeviceError } from './device-error.js';
 import type { MmioExitPort } from './mmio-exit.js';
 
 /** A memory-mapped device. Offsets are from the device's base. */
 export interface MmioDevice {
-  /** Reads `size` (1, 2 or 4) bytes at `offset`: the value, 0 … 2^(8 size)-1. */
-  read(offset: number, size: number): number;
-  /** Writes the low `8 * size` bits of `value` (1, 2 or 4 bytes) at `offset`. */
-  write(offset: number, size: number, value: number): void;
+  /**
+   * Reads `size` (1, 2 or 4) bytes at `offset`: the value, 0 … 2^(8 size)-1. `vcpu` is the
+   * accessing vCPU's id (-1 when the bus does not know it).
+   */
+  read(offset: number, size: number, vcpu: number): number;
+  /** Writes the low `8 * size` bits of `value` (1, 2 or 4 bytes) at `offset`, from vCPU `vcpu`. */
+  write(offset: number, size: number, value: number, vcpu: number): void;
   /** An 8-byte read, if the device has 64-bit registers; else two 4-byte reads. */
-  read64?(offset: number): bigint;
+  read64?(offset: number, vcpu: number): bigint;
   /** An 8-byte write, if the device has 64-bit registers; else two 4-byte writes. */
-  write64?(offset: number, value: bigint): void;
+  write64?(offset: number, value: bigint, vcpu: number): void;
 }
 
 /** One registered device. */
@@ -57,6 +60,8 @@ const NONE: BusEntry = Object.freeze({
  * are otherwise split into two 4-byte accesses (low word first), as a 32-bit bus would.
  */
 export class DeviceBus {
+  /** The vCPU this bus dispatches for (what devices get as `vcpu` when an access names none). */
+  readonly vcpu: number;
   #entries: BusEntry[] = [];
   #bases: number[] = [];
   #hot: BusEntry = NONE;
@@ -67,6 +72,17 @@ export class DeviceBus {
     /** Accesses forwarded as MMIO exits. */
     exit: 0,
   };
+
+  /**
+   * A bus for vCPU `options.vcpu` (each vCPU thread builds its own; the default, -1, is a bus
+   * that serves several, like the main thread's behind exits, where each access names its vCPU).
+   */
+  constructor(options: { readonly vcpu?: number } = {}) {
+    const vcpu = options?.vcpu ?? -1;
+    if (!Number.isInteger(vcpu) || vcpu < -1 || vcpu > 0xffff)
+      throw rangeError('options.vcpu', 'a vCPU id or -1', vcpu);
+    this.vcpu = vcpu;
+  }
 
   /** The registered devices in address order. */
   get devices(): readonly BusEntry[] {
@@ -90,6 +106,7 @@ export class DeviceBus {
   registerExit(base: number, size: number, port: MmioExitPort, name = 'exit'): BusEntry {
     if (typeof port !== 'object' || port === null || typeof port.exit !== 'function')
       throw typeError('port', 'an MmioExitPort', port);
+    // the exit carries the vCPU itself: its port is that vCPU's mailbox
     const device: MmioDevice = {
       read: (off, sz) => port.exit(base + off, sz, false, 0) as number,
       write: (off, sz, v) => void port.exit(base + off, sz, true, v),
@@ -103,6 +120,8 @@ export class DeviceBus {
     checkIndex('base', base);
     checkIndex('size', size);
     if (size === 0) throw rangeError('size', 'at least 1', size);
+    if (base + size > MAX_SAFE)
+      throw rangeError('size', `a range ending at most at 2^53-1 (base 0x${base.toString(16)})`, size);
     if (
       typeof device !== 'object' ||
       device === null ||
@@ -123,6 +142,21 @@ export class DeviceBus {
     this.#entries = [...this.#entries, entry].sort((a, b) => a.base - b.base);
     this.#bases = this.#entries.map((e) => e.base);
     return entry;
+  }
+
+  /**
+   * Removes a registered device (its entry, as `register` returned it, or its base address).
+   * Returns whether there was one; later accesses to its range are ERR_DEVICE_NO_DEVICE.
+   * @example bus.unregister(entry); // hot-unplug
+   */
+  unregister(which: BusEntry | number): boolean {
+    const i = this.#entries.findIndex((e) => (typeof which === 'number' ? e.base === which : e === which));
+    if (i < 0) return false;
+    const gone = this.#entries[i]!;
+    this.#entries = this.#entries.filter((_, k) => k !== i);
+    this.#bases = this.#entries.map((e) => e.base);
+    if (this.#hot === gone) this.#hot = NONE;
+    return true;
   }
 
   /** The device entry holding `addr`, or undefined. The last hit first, then a binary search. */
@@ -161,41 +195,41 @@ export class DeviceBus {
    * Reads `size` (1, 2 or 4) bytes at guest-physical `addr` from the device there: 0 … 2^(8 size)-1.
    * Throws DeviceError ERR_DEVICE_NO_DEVICE / ERR_DEVICE_ACCESS.
    */
-  read(addr: number, size: number): number {
+  read(addr: number, size: number, vcpu = this.vcpu): number {
     const e = this.#entry(addr, size);
-    if (size === 8) return Number(this.read64(addr));
-    return e.device.read(addr - e.base, size);
+    if (size === 8) return Number(this.read64(addr, vcpu));
+    return e.device.read(addr - e.base, size, vcpu);
   }
 
-  /** Writes the low `8 * size` bits of `value` (1, 2 or 4 bytes) at guest-physical `addr`. */
-  write(addr: number, size: number, value: number): void {
+  /** Writes the low `8 * size` bits of `value` (1, 2 or 4 bytes) at guest-physical `addr`, for vCPU `vcpu`. */
+  write(addr: number, size: number, value: number, vcpu = this.vcpu): void {
     const e = this.#entry(addr, size);
     if (size === 8) {
-      this.write64(addr, BigInt.asUintN(64, BigInt(Math.trunc(value))));
+      this.write64(addr, BigInt.asUintN(64, BigInt(Math.trunc(value))), vcpu);
       return;
     }
-    e.device.write(addr - e.base, size, value);
+    e.device.write(addr - e.base, size, value, vcpu);
   }
 
   /** An 8-byte read (the device's read64, or two 4-byte reads, low word first). */
-  read64(addr: number): bigint {
+  read64(addr: number, vcpu = this.vcpu): bigint {
     const e = this.#entry(addr, 8);
     const off = addr - e.base;
-    if (e.device.read64 !== undefined) return e.device.read64(off);
-    const lo = e.device.read(off, 4) >>> 0;
-    const hi = e.device.read(off + 4, 4) >>> 0;
+    if (e.device.read64 !== undefined) return e.device.read64(off, vcpu);
+    const lo = e.device.read(off, 4, vcpu) >>> 0;
+    const hi = e.device.read(off + 4, 4, vcpu) >>> 0;
     return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   /** An 8-byte write (the device's write64, or two 4-byte writes, low word first). */
-  write64(addr: number, value: bigint): void {
+  write64(addr: number, value: bigint, vcpu = this.vcpu): void {
     const e = this.#entry(addr, 8);
     const off = addr - e.base;
     if (e.device.write64 !== undefined) {
-      e.device.write64(off, BigInt.asUintN(64, value));
+      e.device.write64(off, BigInt.asUintN(64, value), vcpu);
       return;
     }
-    e.device.write(off, 4, Number(value & 0xffffffffn));
-    e.device.write(off + 4, 4, Number((value >> 32n) & 0xffffffffn));
+    e.device.write(off, 4, Number(value & 0xffffffffn), vcpu);
+    e.device.write(off + 4, 4, Number((value >> 32n) & 0xffffffffn), vcpu);
   }
 }

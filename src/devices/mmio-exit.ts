@@ -153,12 +153,12 @@ export interface ServeOptions {
 export function busHandler(bus: DeviceBus): MmioHandler {
   return (r) => {
     if (r.size === 8) {
-      if (r.write) bus.write64(r.addr, r.value64);
-      else return bus.read64(r.addr);
+      if (r.write) bus.write64(r.addr, r.value64, r.vcpu);
+      else return bus.read64(r.addr, r.vcpu);
       return undefined;
     }
-    if (r.write) bus.write(r.addr, r.size, r.value);
-    else return bus.read(r.addr, r.size);
+    if (r.write) bus.write(r.addr, r.size, r.value, r.vcpu);
+    else return bus.read(r.addr, r.size, r.vcpu);
     return undefined;
   };
 }

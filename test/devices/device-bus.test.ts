@@ -87,4 +87,47 @@ describe('DeviceBus', () => {
     expect(mem.withMisaligned('split').bus).toBe(bus);
     expect(() => mem.withBus({} as never)).toThrow(TypeError);
   });
+
+  it("devices learn the accessing vCPU: the bus's own, or the one an exit names", () => {
+    const seen: number[] = [];
+    const dev: MmioDevice = {
+      read: (_o, _s, vcpu) => (seen.push(vcpu), 0),
+      write: (_o, _s, _v, vcpu) => void seen.push(vcpu),
+    };
+    const mine = new DeviceBus({ vcpu: 3 });
+    mine.register(0x1000, 0x100, dev);
+    mine.read(0x1000, 4);
+    mine.write(0x1004, 4, 1);
+    mine.read64(0x1008);
+    const shared = new DeviceBus();
+    shared.register(0x1000, 0x100, dev);
+    shared.read(0x1000, 4);
+    shared.write(0x1000, 2, 1, 7); // as busHandler does for an exit from vCPU 7
+    shared.write64(0x1000, 1n, 5);
+    expect(seen).toEqual([3, 3, 3, 3, -1, 7, 5, 5]);
+    expect(() => new DeviceBus({ vcpu: 1.5 })).toThrow(RangeError);
+  });
+
+  it('unregisters a device (by entry or base); its range is then no device', () => {
+    const bus = new DeviceBus();
+    const a = bus.register(0x1000, 0x100, new Regs(), 'a');
+    bus.register(0x2000, 0x100, new Regs(), 'b');
+    bus.read(0x1000, 4); // a is the last hit
+    expect(bus.unregister(a)).toBe(true);
+    expect(bus.unregister(a)).toBe(false);
+    expectCode(() => bus.read(0x1000, 4), 'ERR_DEVICE_NO_DEVICE');
+    expect(bus.unregister(0x2000)).toBe(true);
+    expect(bus.devices).toEqual([]);
+    // the range is free again
+    bus.register(0x1000, 0x2000, new Regs(), 'c');
+    expect(bus.find(0x2fff)?.name).toBe('c');
+  });
+
+  it('refuses ranges of zero bytes or ending past 2^53', () => {
+    const bus = new DeviceBus();
+    expect(() => bus.register(0x1000, 0, new Regs())).toThrow(RangeError);
+    expect(() => bus.register(2 ** 53 - 16, 32, new Regs())).toThrow(RangeError);
+    expect(() => bus.register(2 ** 53, 1, new Regs())).toThrow(RangeError);
+    expect(bus.register(2 ** 53 - 17, 16, new Regs()).size).toBe(16);
+  });
 });
