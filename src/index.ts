@@ -59,6 +59,7 @@ export {
 export { WAKE_REASONS, type VcpuContext, type WakeReason } from './runtime/vcpu-context.js';
 export type { JobContext } from './runtime/protocol.js';
 export { now as monotonicNow } from './runtime/clock.js';
+export { GuestTimebase, type GuestTimebaseState } from './runtime/timebase.js';
 export type { VcpuState } from './runtime/control.js';
 export { applySnapshot, loadSnapshot, readSnapshotHeader, saveSnapshot } from './snapshot.js';
 export type { SaveOptions, SnapshotHeader, SnapshotInfo, SnapshotOptions } from './snapshot.js';

@@ -1,7 +1,7 @@
 // The platform state every hart and the device thread share, in SharedArrayBuffers that travel
 // in pool.start()'s argument: CLINT (msip, mtimecmp; mtime is the shared monotonic clock at
 // 10 MHz), PLIC (priorities, pending, enables, thresholds, claims), and a lock for 64-bit CAS.
-import { monotonicNow } from 'guestmem';
+import { GuestTimebase, monotonicNow } from 'guestmem';
 
 export const CLINT_BASE = 0x0200_0000;
 export const PLIC_BASE = 0x0c00_0000;
@@ -140,12 +140,13 @@ export class Plic {
 export class Clint {
   constructor(sab, t0, kick) {
     this.w = new Int32Array(sab);
-    this.t0 = t0;
+    // mtime: the library's guest counter on the shared clock, from the machine's start t0
+    this.timebase = new GuestTimebase({ frequency: TICKS_PER_MS * 1000, epoch: t0 });
     this.kick = kick;
   }
 
   mtime() {
-    return Math.floor((monotonicNow() - this.t0) * TICKS_PER_MS);
+    return this.timebase.ticks();
   }
 
   msip(h) {
@@ -159,7 +160,7 @@ export class Clint {
 
   /** The monotonicNow() time at which hart h's timer fires. */
   deadline(h) {
-    return this.t0 + this.mtimecmp(h) / TICKS_PER_MS;
+    return this.timebase.deadline(this.mtimecmp(h));
   }
 
   read(off, size) {
