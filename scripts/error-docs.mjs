@@ -55,6 +55,12 @@ const LISTS = [
     intro: 'Virtqueues configured or driven against the virtio spec (the driver is hostile input).',
   },
   {
+    file: 'src/fdt/fdt-error.ts',
+    list: 'FDT_ERROR_CODES',
+    cls: 'FdtError',
+    intro: 'Device trees the writer cannot emit, or blobs the reader cannot parse.',
+  },
+  {
     file: 'src/loader/loader-error.ts',
     list: 'LOADER_ERROR_CODES',
     cls: 'LoaderError',

@@ -68,3 +68,4 @@ export { Translation, TranslationCache, type TranslationCacheOptions } from './t
 export * from './loader/index.js';
 export * from './devices/index.js';
 export * from './virtio/index.js';
+export * from './fdt/index.js';

@@ -63,6 +63,7 @@ describe('API reference (docs/)', () => {
       api.DEVICE_ERROR_CODES,
       api.VIRTIO_ERROR_CODES,
       api.LOADER_ERROR_CODES,
+      api.FDT_ERROR_CODES,
     ];
     for (const list of lists) for (const code of list) expect(text).toContain('`' + code + '`');
     for (const kind of api.GUEST_MEMORY_ERROR_KINDS)
