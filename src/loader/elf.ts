@@ -8,10 +8,10 @@
  * Everything is validated before the first byte is written: headers, that every segment's
  * file range lies in the file, that every segment lies in guest RAM, and that no two overlap.
  */
-import { fstatSync, readSync } from 'node:fs';
 import type { GuestMemoryMmap } from '../guest-memory.js';
-import { checkFd, checkIndex, typeError } from '../internal/args.js';
 import { LoaderError } from './loader-error.js';
+import type { LoadedImage } from './loaded-image.js';
+import { openSource, type ImageSource, type Source } from './source.js';
 
 const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
@@ -31,7 +31,7 @@ export interface LoadedSegment {
 }
 
 /** What {@link loadElf} loaded. */
-export interface LoadedElf {
+export interface LoadedElf extends LoadedImage {
   /** 32 or 64. */
   readonly class: 32 | 64;
   /** e_machine (243 = RISC-V, 62 = x86-64, 183 = AArch64, …). */
@@ -46,52 +46,6 @@ export interface LoadedElf {
   readonly low: number;
   /** One past the highest loaded address (bss included). */
   readonly high: number;
-}
-
-/** Where the image comes from: an open file descriptor, or its bytes. */
-export type ImageSource =
-  | {
-      /** An open file descriptor, read with pread(2) from offset 0 (its file position is not used). */
-      readonly fd: number;
-    }
-  | {
-      /** The image's bytes. */
-      readonly bytes: Uint8Array;
-    };
-
-interface Source {
-  size: number;
-  read(pos: number, n: number): Uint8Array;
-  toGuest(mem: GuestMemoryMmap, addr: number, pos: number, n: number): void;
-}
-
-function openSource(src: ImageSource): Source {
-  if (typeof src !== 'object' || src === null) throw typeError('source', '{ fd } or { bytes }', src);
-  if ('bytes' in src) {
-    const b = src.bytes;
-    if (!(b instanceof Uint8Array)) throw typeError('source.bytes', 'a Uint8Array', b);
-    return {
-      size: b.length,
-      read: (pos, n) => b.subarray(pos, pos + n),
-      toGuest: (mem, addr, pos, n) => mem.writeSlice(b.subarray(pos, pos + n), addr),
-    };
-  }
-  const fd = checkFd('source.fd', (src as { fd: unknown }).fd);
-  const size = fstatSync(fd).size;
-  return {
-    size,
-    read(pos, n) {
-      const out = new Uint8Array(n);
-      let done = 0;
-      while (done < n) {
-        const k = readSync(fd, out, done, n - done, pos + done);
-        if (k === 0) break;
-        done += k;
-      }
-      return out.subarray(0, done);
-    },
-    toGuest: (mem, addr, pos, n) => mem.readExactFrom(addr, fd, n, pos),
-  };
 }
 
 const truncated = (what: string): LoaderError =>
@@ -173,14 +127,18 @@ export function loadElf(mem: GuestMemoryMmap, source: ImageSource): LoadedElf {
       done += n;
     }
   }
+  const low = sorted[0]!.addr;
+  const high = Math.max(...segs.map((s) => s.addr + s.size));
   return {
     class: cls,
     machine,
     entry,
     segments: segs.map(({ addr, size, fileSize, flags }) => ({ addr, size, fileSize, flags })),
     symbols,
-    low: sorted[0]!.addr,
-    high: Math.max(...segs.map((s) => s.addr + s.size)),
+    addr: low,
+    end: high,
+    low,
+    high,
   };
 }
 
@@ -238,30 +196,4 @@ function readSymbols(
     }
   }
   return out;
-}
-
-/**
- * Loads a raw image (a kernel `Image`, firmware, a flat binary) at guest `addr`: all of it, from
- * an fd (pread from offset 0) or bytes. Throws LoaderError ERR_LOADER_OUTSIDE_RAM before writing.
- * @example loadRaw(mem, { fd }, 0x8020_0000)
- */
-export function loadRaw(
-  mem: GuestMemoryMmap,
-  source: ImageSource,
-  addr: number,
-): {
-  /** Where the image was placed. */
-  addr: number;
-  /** Its length in bytes. */
-  size: number;
-} {
-  const src = openSource(source);
-  checkIndex('addr', addr);
-  if (src.size > 0 && !mem.checkRange(addr, src.size))
-    throw new LoaderError(
-      'ERR_LOADER_OUTSIDE_RAM',
-      `image of ${src.size} bytes at 0x${addr.toString(16)} is not inside guest RAM`,
-    );
-  if (src.size > 0) src.toGuest(mem, addr, 0, src.size);
-  return { addr, size: src.size };
 }

@@ -2,7 +2,7 @@
 
 /** Every `code` a LoaderError can have. */
 export const LOADER_ERROR_CODES = [
-  /** Not an ELF file, or an ELF this loader does not take (big-endian, not executable, …). */
+  /** Not an image of the format asked for (no ELF or Linux Image magic, big-endian, not executable, …), or a bad kernel parameter. */
   'ERR_LOADER_FORMAT',
   /** The file ends before a header, segment or table it describes. */
   'ERR_LOADER_TRUNCATED',
@@ -10,6 +10,8 @@ export const LOADER_ERROR_CODES = [
   'ERR_LOADER_OUTSIDE_RAM',
   /** Two loaded segments overlap. */
   'ERR_LOADER_OVERLAP',
+  /** A kernel command line that would be longer than its capacity. */
+  'ERR_LOADER_CMDLINE_TOO_LONG',
 ] as const;
 
 /** One of LOADER_ERROR_CODES. */

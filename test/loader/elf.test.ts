@@ -147,7 +147,12 @@ describe('loadElf symbol tables', () => {
 describe('loadRaw', () => {
   it('copies a whole image at an address, from bytes or an fd; refuses one that does not fit', () => {
     const mem = ram();
-    expect(loadRaw(mem, { bytes: bytes(1, 2, 3, 4) }, RAM + 8)).toEqual({ addr: RAM + 8, size: 4 });
+    expect(loadRaw(mem, { bytes: bytes(1, 2, 3, 4) }, RAM + 8)).toEqual({
+      addr: RAM + 8,
+      entry: RAM + 8,
+      end: RAM + 12,
+      size: 4,
+    });
     expect(mem.load(u32, RAM + 8)).toBe(0x04030201);
     const { path, fd } = tempFile();
     writeFileSync(path, bytes(9, 8, 7, 6));
