@@ -54,3 +54,9 @@ export {
   type VirtioBlkState,
 } from './virtio-blk.js';
 export { VirtioRng, VIRTIO_RNG_MAX_REQUEST, type VirtioRngOptions } from './virtio-rng.js';
+export {
+  VirtioConsole,
+  VIRTIO_CONSOLE_MAX_WRITE,
+  type VirtioConsoleOptions,
+  type VirtioConsoleState,
+} from './virtio-console.js';

@@ -360,7 +360,7 @@ export class VirtioMmioTransport implements MmioDevice {
       mem: this.#mem,
       queues: this.#queues.map((q) => q.ring),
       features: this.driverFeatures & this.#offered,
-      drain: (index, serve) => (epoch === this.#epoch ? this.#drain(index, serve) : 0),
+      drain: (index, serve, budget) => (epoch === this.#epoch ? this.#drain(index, serve, budget) : 0),
       signalUsed: () => {
         if (epoch !== this.#epoch) return;
         this.#isr |= VIRTIO_MMIO_INT_VRING;
@@ -385,13 +385,14 @@ export class VirtioMmioTransport implements MmioDevice {
     this.device.notify(index);
   }
 
-  #drain(index: number, serve: (chain: DescriptorChain) => number): number {
+  #drain(index: number, serve: (chain: DescriptorChain) => number, budget?: number): number {
     const q = this.#queues[index];
     const ring = q?.ring;
     if (!ring || this.#status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) return 0;
+    const most = budget === undefined ? ring.size : Math.min(ring.size, Math.max(0, Math.floor(budget)));
     let served = 0;
     try {
-      while (served < ring.size) {
+      while (served < most) {
         const chain = ring.pop();
         if (chain === null) break;
         ring.addUsed(chain.head, serve(chain));

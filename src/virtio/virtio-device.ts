@@ -38,9 +38,10 @@ export interface VirtioContext {
    * asked to be. At most one queue size of chains are served per call; if more remain, the rest
    * is served in a later turn of the event loop, so one notify cannot hold the thread. A driver
    * error (a bad ring or chain, or `serve` throwing a VirtioError) puts the device in
-   * DEVICE_NEEDS_RESET with a configuration interrupt. Returns the chains served now.
+   * DEVICE_NEEDS_RESET with a configuration interrupt. Returns the chains served now. With
+   * `budget`, at most that many chains (a receive queue takes buffers only while it has data).
    */
-  drain(index: number, serve: (chain: DescriptorChain) => number): number;
+  drain(index: number, serve: (chain: DescriptorChain) => number, budget?: number): number;
   /** Interrupts the driver for used buffers on a queue (what `drain` does when asked to). */
   signalUsed(): void;
   /** Marks the device's configuration changed (new generation, configuration interrupt). */
