@@ -69,3 +69,4 @@ export * from './loader/index.js';
 export * from './devices/index.js';
 export * from './virtio/index.js';
 export * from './fdt/index.js';
+export * from './interrupts/index.js';

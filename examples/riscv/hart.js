@@ -27,15 +27,12 @@ export default async function hart(ctx) {
   const kick = (h) => {
     if (h < ctx.vcpus) ctx.kick(h);
   };
-  const kickAll = () => {
-    for (let h = 0; h < ctx.vcpus; h++) ctx.kick(h);
-  };
   const stats = new Int32Array(a.platform.stats);
-  const clint = new Clint(a.platform.clint, a.platform.t0, (h, ipi) => {
+  const clint = new Clint(a.platform, (h, ipi) => {
     if (ipi) Atomics.add(stats, 0, 1);
     kick(h);
   });
-  const plic = new Plic(a.platform.plic, kickAll);
+  const plic = new Plic(a.platform.plic, kick);
   const lock = new Int32Array(a.platform.lock);
 
   const bus = new DeviceBus({ vcpu: ctx.id });
@@ -43,7 +40,7 @@ export default async function hart(ctx) {
     CLINT_BASE,
     0x10000,
     {
-      read: (off, size) => clint.read(off, size),
+      read: (off) => clint.read(off),
       write: (off, _size, v) => clint.write(off, v, id),
       read64: (off) => clint.read64(off),
       write64: (off, v) => clint.write64(off, v, id),

@@ -86,17 +86,14 @@ const hartsSym = elf.symbols.get('harts');
 if (hartsSym !== undefined) memory.writeObj(u64, BigInt(harts), hartsSym);
 
 // ---- platform and devices ----
-const platform = createPlatform();
+const platform = createPlatform(harts);
 const pool = new VcpuPool({
   memory,
   vcpus: harts,
   module: new URL('./hart.js', import.meta.url),
   closeTimeoutMs: 2000,
 });
-const kickAll = () => {
-  for (let h = 0; h < harts; h++) pool.kick(h);
-};
-const plic = new Plic(platform.plic, kickAll);
+const plic = new Plic(platform.plic, (h) => pool.kick(h));
 
 let console_ = '';
 let pendingOut = '';

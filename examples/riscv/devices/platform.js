@@ -1,7 +1,7 @@
-// The platform state every hart and the device thread share, in SharedArrayBuffers that travel
-// in pool.start()'s argument: CLINT (msip, mtimecmp; mtime is the shared monotonic clock at
-// 10 MHz), PLIC (priorities, pending, enables, thresholds, claims), and a lock for 64-bit CAS.
-import { GuestTimebase, monotonicNow } from 'guestmem';
+// The RISC-V glue over the library's devices: the PLIC and the CLINT's software interrupts as
+// register windows over shared InterruptControllers, the CLINT's timer over a GuestTimebase,
+// and the shared state every hart and the main thread get in pool.start()'s argument.
+import { GuestTimebase, InterruptController, monotonicNow } from 'guestmem';
 
 export const CLINT_BASE = 0x0200_0000;
 export const PLIC_BASE = 0x0c00_0000;
@@ -13,18 +13,27 @@ export const VIRTIO_IRQ = 1;
 export const TICKS_PER_MS = 10_000;
 export const MAX_HARTS = 16;
 
-// PLIC words
-const PRIORITY = 0; // [32]
-const PENDING = 32;
-const ASSERTED = 33;
-const IN_SERVICE = 34;
-const ENABLE = 64; // [2 * MAX_HARTS] one word per context
-const THRESHOLD = 128; // [2 * MAX_HARTS]
+/** PLIC sources, source 0 included (it never interrupts): riscv,ndev = PLIC_SOURCES - 1. */
+export const PLIC_SOURCES = 96;
+/** PLIC priorities are 0 (never) to 7. */
+const PLIC_MAX_PRIORITY = 7;
 
-export function createPlatform() {
+/**
+ * The shared state of the machine, for pool.start()'s argument: the PLIC and the CLINT's
+ * software interrupts are the library's InterruptController (any thread raises, claims and
+ * completes; a kick wakes the hart behind a target), mtimecmp per hart is a plain shared array.
+ */
+export function createPlatform(harts) {
   return {
-    clint: new SharedArrayBuffer((64 + 2 * MAX_HARTS) * 4),
-    plic: new SharedArrayBuffer(256 * 4),
+    // PLIC: targets are hart contexts, 2h for M mode and 2h+1 for S mode
+    plic: new InterruptController({
+      sources: PLIC_SOURCES,
+      targets: 2 * harts,
+      maxPriority: PLIC_MAX_PRIORITY,
+    }).share(),
+    // CLINT msip: source h is hart h's software interrupt line, enabled for target h only
+    msip: msipController(harts).share(),
+    mtimecmp: new SharedArrayBuffer(8 * harts),
     lock: new SharedArrayBuffer(4),
     t0: monotonicNow(),
     stats: new SharedArrayBuffer(8 * 4), // [ipis]
@@ -33,115 +42,90 @@ export function createPlatform() {
   };
 }
 
-/** The PLIC's shared state and its gateway logic (used by harts and by the device thread). */
+function msipController(harts) {
+  const c = new InterruptController({ sources: harts, targets: harts, maxPriority: 1 });
+  for (let h = 0; h < harts; h++) {
+    c.setPriority(h, 1);
+    c.setEnabled(h, h, true);
+  }
+  return c;
+}
+
+/**
+ * The PLIC's registers (QEMU virt / SiFive layout) over the shared controller: priorities at
+ * 4*s, pending bits at 0x1000, per-context enables at 0x2000 + 0x80*c, threshold and
+ * claim/complete at 0x200000 + 0x1000*c. `kick(hart)` wakes a hart whose context may have an
+ * interrupt to take.
+ */
 export class Plic {
-  constructor(sab, kickAll) {
-    this.w = new Int32Array(sab);
-    this.kickAll = kickAll;
+  constructor(shared, kick) {
+    this.irq = InterruptController.fromShared(shared, { kick: (c) => kick(c >>> 1) });
+    this.contexts = this.irq.targets;
   }
 
   /** A device drives source `src` high or low (level-triggered). */
   setLevel(src, high) {
-    const bit = 1 << src;
-    const w = this.w;
-    if (high) {
-      const was = Atomics.or(w, ASSERTED, bit);
-      if (!(Atomics.load(w, IN_SERVICE) & bit) && !(Atomics.load(w, PENDING) & bit)) {
-        Atomics.or(w, PENDING, bit);
-        this.kickAll();
-      } else if (!(was & bit)) this.kickAll();
-    } else Atomics.and(w, ASSERTED, ~bit);
+    this.irq.setLevel(src, high);
   }
 
   /** Whether context `c` has an enabled pending source above its threshold. */
   hasPending(c) {
-    const w = this.w;
-    let p = Atomics.load(w, PENDING) & Atomics.load(w, ENABLE + c);
-    if (p === 0) return false;
-    const th = Atomics.load(w, THRESHOLD + c);
-    while (p !== 0) {
-      const s = 31 - Math.clz32(p);
-      if (Atomics.load(w, PRIORITY + s) > th) return true;
-      p &= ~(1 << s);
-    }
-    return false;
+    return this.irq.pending(c);
   }
 
-  claim(c) {
-    const w = this.w;
-    for (;;) {
-      const pend = Atomics.load(w, PENDING);
-      let p = pend & Atomics.load(w, ENABLE + c);
-      const th = Atomics.load(w, THRESHOLD + c);
-      let best = 0,
-        bestPrio = th;
-      while (p !== 0) {
-        const s = 31 - Math.clz32(p);
-        const pr = Atomics.load(w, PRIORITY + s);
-        if (pr > bestPrio || (pr === bestPrio && pr > th && s < best)) {
-          best = s;
-          bestPrio = pr;
-        }
-        p &= ~(1 << s);
-      }
-      if (best === 0) return 0;
-      if (Atomics.compareExchange(w, PENDING, pend, pend & ~(1 << best)) === pend) {
-        Atomics.or(w, IN_SERVICE, 1 << best);
-        return best;
-      }
-    }
-  }
-
-  complete(src) {
-    if (src <= 0 || src >= 32) return;
-    const bit = 1 << src;
-    const w = this.w;
-    Atomics.and(w, IN_SERVICE, ~bit);
-    if (Atomics.load(w, ASSERTED) & bit) {
-      Atomics.or(w, PENDING, bit);
-      this.kickAll();
-    }
-  }
-
-  /** The PLIC's MMIO registers (offsets from PLIC_BASE). */
   read(off) {
-    const w = this.w;
-    if (off < 0x80) return Atomics.load(w, PRIORITY + (off >>> 2)) >>> 0;
-    if (off === 0x1000) return Atomics.load(w, PENDING) >>> 0;
+    const irq = this.irq;
+    if (off < 4 * PLIC_SOURCES) return irq.priority(off >>> 2);
+    if (off >= 0x1000 && off < 0x1000 + 4 * Math.ceil(PLIC_SOURCES / 32)) {
+      let bits = 0;
+      const first = ((off - 0x1000) >>> 2) * 32;
+      for (let b = 0; b < 32 && first + b < PLIC_SOURCES; b++) if (irq.isPending(first + b)) bits |= 1 << b;
+      return bits >>> 0;
+    }
     if (off >= 0x2000 && off < 0x200000) {
       const c = (off - 0x2000) >>> 7;
-      return (off & 0x7f) === 0 && c < 2 * MAX_HARTS ? Atomics.load(w, ENABLE + c) >>> 0 : 0;
+      const word = (off & 0x7f) >>> 2;
+      return c < this.contexts && word < Math.ceil(PLIC_SOURCES / 32) ? irq.enabledWord(c, word) : 0;
     }
     if (off >= 0x200000) {
       const c = (off - 0x200000) >>> 12;
-      if (c >= 2 * MAX_HARTS) return 0;
-      if ((off & 0xfff) === 0) return Atomics.load(w, THRESHOLD + c) >>> 0;
-      if ((off & 0xfff) === 4) return this.claim(c);
+      if (c >= this.contexts) return 0;
+      if ((off & 0xfff) === 0) return irq.threshold(c);
+      if ((off & 0xfff) === 4) return Math.max(0, irq.claim(c));
     }
     return 0;
   }
 
   write(off, value) {
-    const w = this.w;
-    if (off < 0x80) Atomics.store(w, PRIORITY + (off >>> 2), value & 7);
-    else if (off >= 0x2000 && off < 0x200000) {
+    const irq = this.irq;
+    // source 0 does not exist: its priority stays 0 and its enable bit clear
+    if (off < 4 * PLIC_SOURCES) {
+      if (off >= 4) irq.setPriority(off >>> 2, value & PLIC_MAX_PRIORITY);
+    } else if (off >= 0x2000 && off < 0x200000) {
       const c = (off - 0x2000) >>> 7;
-      if ((off & 0x7f) === 0 && c < 2 * MAX_HARTS) Atomics.store(w, ENABLE + c, value & ~1);
+      const word = (off & 0x7f) >>> 2;
+      if (c < this.contexts && word < Math.ceil(PLIC_SOURCES / 32))
+        irq.setEnabledWord(c, word, word === 0 ? value & ~1 : value);
     } else if (off >= 0x200000) {
       const c = (off - 0x200000) >>> 12;
-      if (c >= 2 * MAX_HARTS) return;
-      if ((off & 0xfff) === 0) Atomics.store(w, THRESHOLD + c, value & 7);
-      else if ((off & 0xfff) === 4) this.complete(value);
+      if (c >= this.contexts) return;
+      if ((off & 0xfff) === 0) irq.setThreshold(c, value & PLIC_MAX_PRIORITY);
+      else if ((off & 0xfff) === 4 && value > 0 && value < PLIC_SOURCES) irq.complete(c, value);
     }
   }
 }
 
-/** The CLINT's shared state: msip per hart, mtimecmp per hart, mtime from the clock. */
+/**
+ * The CLINT: msip per hart (the shared software-interrupt controller: a write of 1 raises hart
+ * h's line and kicks it), mtimecmp per hart, mtime from the shared clock at 10 MHz.
+ */
 export class Clint {
-  constructor(sab, t0, kick) {
-    this.w = new Int32Array(sab);
+  constructor(platform, kick) {
+    this.harts = platform.msip.sources;
+    this.ipi = InterruptController.fromShared(platform.msip, { kick: (h) => kick(h, true) });
+    this.w = new Int32Array(platform.mtimecmp);
     // mtime: the library's guest counter on the shared clock, from the machine's start t0
-    this.timebase = new GuestTimebase({ frequency: TICKS_PER_MS * 1000, epoch: t0 });
+    this.timebase = new GuestTimebase({ frequency: TICKS_PER_MS * 1000, epoch: platform.t0 });
     this.kick = kick;
   }
 
@@ -150,12 +134,12 @@ export class Clint {
   }
 
   msip(h) {
-    return Atomics.load(this.w, h);
+    return this.ipi.pending(h);
   }
 
   /** mtimecmp of hart h as a double (2^64-1 and friends round to "never"). */
   mtimecmp(h) {
-    return (Atomics.load(this.w, 64 + 2 * h + 1) >>> 0) * 4294967296 + (Atomics.load(this.w, 64 + 2 * h) >>> 0);
+    return (Atomics.load(this.w, 2 * h + 1) >>> 0) * 4294967296 + (Atomics.load(this.w, 2 * h) >>> 0);
   }
 
   /** The monotonicNow() time at which hart h's timer fires. */
@@ -163,45 +147,42 @@ export class Clint {
     return this.timebase.deadline(this.mtimecmp(h));
   }
 
-  read(off, size) {
-    if (off < 0x4000) return off >>> 2 < MAX_HARTS ? Atomics.load(this.w, off >>> 2) : 0;
-    if (off >= 0x4000 && off < 0x4000 + 8 * MAX_HARTS) {
+  read(off) {
+    if (off < 0x4000) return off >>> 2 < this.harts && (off & 3) === 0 ? (this.ipi.level(off >>> 2) ? 1 : 0) : 0;
+    if (off >= 0x4000 && off < 0x4000 + 8 * this.harts) {
       const h = (off - 0x4000) >>> 3;
-      return Atomics.load(this.w, 64 + 2 * h + ((off & 4) >>> 2)) >>> 0;
+      return Atomics.load(this.w, 2 * h + ((off & 4) >>> 2)) >>> 0;
     }
     if (off === 0xbff8 || off === 0xbffc) {
       const t = this.mtime();
       return off === 0xbff8 ? t >>> 0 : Math.floor(t / 4294967296) >>> 0;
     }
-    void size;
     return 0;
   }
 
   write(off, value, self) {
     if (off < 0x4000) {
       const h = off >>> 2;
-      if (h >= MAX_HARTS) return;
-      Atomics.store(this.w, h, value & 1);
-      if (value & 1) this.kick(h, true);
-    } else if (off >= 0x4000 && off < 0x4000 + 8 * MAX_HARTS) {
+      if (h < this.harts && (off & 3) === 0) this.ipi.setLevel(h, (value & 1) !== 0);
+    } else if (off >= 0x4000 && off < 0x4000 + 8 * this.harts) {
       const h = (off - 0x4000) >>> 3;
-      Atomics.store(this.w, 64 + 2 * h + ((off & 4) >>> 2), value | 0);
+      Atomics.store(this.w, 2 * h + ((off & 4) >>> 2), value | 0);
       if (h !== self) this.kick(h, false);
     }
   }
 
   read64(off) {
     if (off === 0xbff8) return BigInt(this.mtime());
-    return (BigInt(this.read(off + 4, 4)) << 32n) | BigInt(this.read(off, 4));
+    return (BigInt(this.read(off + 4)) << 32n) | BigInt(this.read(off));
   }
 
   write64(off, value, self) {
-    if (off >= 0x4000 && off < 0x4000 + 8 * MAX_HARTS) {
+    if (off >= 0x4000 && off < 0x4000 + 8 * this.harts) {
       const h = (off - 0x4000) >>> 3;
       // high word first to "never", then low, then high: no spurious early interrupt
-      Atomics.store(this.w, 64 + 2 * h + 1, -1);
-      Atomics.store(this.w, 64 + 2 * h, Number(value & 0xffffffffn) | 0);
-      Atomics.store(this.w, 64 + 2 * h + 1, Number(value >> 32n) | 0);
+      Atomics.store(this.w, 2 * h + 1, -1);
+      Atomics.store(this.w, 2 * h, Number(value & 0xffffffffn) | 0);
+      Atomics.store(this.w, 2 * h + 1, Number(value >> 32n) | 0);
       if (h !== self) this.kick(h, false);
     } else {
       this.write(off, Number(value & 0xffffffffn), self);
