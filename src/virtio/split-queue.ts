@@ -1,13 +1,12 @@
-import type { GuestMemoryMmap } from '../guest-memory.js';
+import { GuestMemoryMmap } from '../guest-memory.js';
+import { spanOf, type Span } from '../internal/byte-window.js';
 import { le16, le32 } from '../types.js';
 import { rangeError, typeError } from '../internal/args.js';
+import { HOST_LE } from './little-endian.js';
 import { VirtioError } from './virtio-error.js';
 
 /** The longest indirect table a chain may use: `next` is 16 bits, so no table can chain more. */
 export const MAX_INDIRECT = 65536;
-
-/** Virtio rings are little-endian: on such a host the native-order accessors read them as they are. */
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Descriptor flag: the chain continues at `next`. */
 export const VIRTQ_DESC_F_NEXT = 1;
@@ -100,6 +99,14 @@ export class SplitQueue {
   #dLen = 0;
   #dFlags = 0;
   #dNext = 0;
+  /** The descriptor table as u32 words in its region's chunk-0 view (null: read through `mem`). */
+  #dv: Uint32Array | null = null;
+  /** Index of the table's first word in #dv. */
+  #dBase = 0;
+  /** The first word's index in the view #wordView returned last. */
+  #vBase = 0;
+  /** The region the last buffer lay in: most buffers lie in it again, checked without a lookup. */
+  #ram: Span | null = null;
 
   /**
    * Checks the configuration (VirtioError ERR_VIRTIO_QUEUE) and reads nothing else yet. With
@@ -126,6 +133,8 @@ export class SplitQueue {
     this.#avail = avail;
     this.#used = used;
     this.#eventIdx = config.eventIdx === true;
+    this.#dv = this.#wordView(desc, 16 * size);
+    this.#dBase = this.#vBase;
     if (state !== undefined) {
       if (state === null || typeof state !== 'object') throw typeError('state', 'a SplitQueueState object', state);
       const pos = (name: 'nextAvail' | 'nextUsed' | 'signalledUsed', fallback?: number): number => {
@@ -161,51 +170,100 @@ export class SplitQueue {
     const ring = this.#avail + 4 + 2 * slot;
     const head = HOST_LE ? this.#mem.ld16u(ring) : this.#mem.load(le16, ring);
     if (this.#eventIdx) this.#mem.store(le16, this.#nextAvail, this.#used + 4 + 8 * this.size); // avail_event
-    this.#walk(head, null);
-    const descriptors: Descriptor[] = [];
-    this.#walk(head, descriptors);
+    const n = this.#walk(head);
+    const descriptors: Descriptor[] = new Array<Descriptor>(n);
+    for (let k = 0; k < n; k++)
+      descriptors[k] = { addr: scratchAddr[k]!, len: scratchLen[k]!, write: scratchWrite[k] === 1 };
     return { head, descriptors };
   }
 
-  /** Reads descriptor `i` of the table at `table` into the #d fields (any alignment: indirect tables need none). */
-  #read(table: number, i: number): void {
-    const mem = this.#mem;
-    const at = table + 16 * i;
-    // ld32u/ld16u (native order) on little-endian hosts, virtio's order, for an aligned entry;
-    // an indirect table may lie at any address: readObj reads an unaligned one
-    const fast = HOST_LE && (at & 3) === 0;
-    const lo = fast ? mem.ld32u(at) : mem.readObj(le32, at);
-    const hi = fast ? mem.ld32u(at + 4) : mem.readObj(le32, at + 4);
+  /**
+   * Reads descriptor `i` of a table into the #d fields: from `view` (the table's words, at word
+   * `base`) when there is one, else through `mem` at `table` (any alignment: indirect tables
+   * need none).
+   */
+  #read(view: Uint32Array | null, base: number, table: number, i: number): void {
+    let lo: number;
+    let hi: number;
+    if (view !== null) {
+      // plain reads of a table the driver may be rewriting: any value is checked like any other
+      const k = base + 4 * i;
+      lo = view[k]!;
+      hi = view[k + 1]!;
+      this.#dLen = view[k + 2]!;
+      const w = view[k + 3]!;
+      this.#dFlags = w & 0xffff;
+      this.#dNext = w >>> 16;
+    } else {
+      const mem = this.#mem;
+      const at = table + 16 * i;
+      // ld32u/ld16u (native order) on little-endian hosts, virtio's order, for an aligned entry
+      const fast = HOST_LE && (at & 3) === 0;
+      lo = fast ? mem.ld32u(at) : mem.readObj(le32, at);
+      hi = fast ? mem.ld32u(at + 4) : mem.readObj(le32, at + 4);
+      this.#dLen = fast ? mem.ld32u(at + 8) : mem.readObj(le32, at + 8);
+      this.#dFlags = fast ? mem.ld16u(at + 12) : mem.readObj(le16, at + 12);
+      this.#dNext = fast ? mem.ld16u(at + 14) : mem.readObj(le16, at + 14);
+    }
     if (hi > 0x1fffff)
       throw new VirtioError(
         'ERR_VIRTIO_ADDRESS',
         `descriptor ${i} address 0x${(BigInt(hi) * 2n ** 32n + BigInt(lo)).toString(16)} is outside guest memory`,
       );
     this.#dAddr = hi * 2 ** 32 + lo;
-    this.#dLen = fast ? mem.ld32u(at + 8) : mem.readObj(le32, at + 8);
-    this.#dFlags = fast ? mem.ld16u(at + 12) : mem.readObj(le16, at + 12);
-    this.#dNext = fast ? mem.ld16u(at + 14) : mem.readObj(le16, at + 14);
   }
 
   /**
-   * Walks the chain at `head`, checking every rule in bounded steps; appends its buffers to
-   * `out` unless it is null. pop() walks twice, first with null, so a bad chain is refused
-   * before anything is collected.
+   * The u32 words of [addr, addr + bytes) as their region's chunk-0 view, the first word's index
+   * in #vBase, when they lie word-aligned in one readable region on a little-endian host
+   * (virtio's order); null otherwise (the accessors read them then).
    */
-  #walk(head: number, out: Descriptor[] | null): void {
-    if (head >= this.size) throw new VirtioError('ERR_VIRTIO_CHAIN', `head index ${head} >= queue size ${this.size}`);
+  #wordView(addr: number, bytes: number): Uint32Array | null {
+    this.#vBase = 0;
+    // views of the library's own maps only: anything else (a test double) is read through its methods
+    if (!HOST_LE || !(this.#mem instanceof GuestMemoryMmap)) return null;
+    const region = this.#mem.lookup(addr);
+    if (region === undefined) return null;
+    const r = spanOf(region);
+    const off = addr - r.startAddr;
+    if ((r.base + off) % 4 !== 0 || bytes > r.rEnd - off) return null;
+    this.#vBase = (r.base + off) / 4;
+    return r.u32;
+  }
+
+  /** Whether [addr, addr + len) is guest RAM (len > 0): the last buffer's region first, then the map. */
+  #inRam(addr: number, len: number): boolean {
+    const r = this.#ram;
+    if (r !== null && addr >= r.startAddr && len <= r.startAddr + r.len - addr) return true;
     const mem = this.#mem;
+    if (!mem.checkRange(addr, len)) return false;
+    const region = mem instanceof GuestMemoryMmap ? mem.lookup(addr) : undefined;
+    this.#ram = region === undefined ? null : spanOf(region);
+    return true;
+  }
+
+  /**
+   * Walks the chain at `head` once, checking every rule in bounded steps, into this thread's
+   * scratch arrays; returns how many buffers it has. Each field is read once, so a driver
+   * rewriting the chain meanwhile gets a chain that is checked as a whole all the same; a bad
+   * chain is refused before any object is made.
+   */
+  #walk(head: number): number {
+    if (head >= this.size) throw new VirtioError('ERR_VIRTIO_CHAIN', `head index ${head} >= queue size ${this.size}`);
     let table = this.#desc;
+    let view = this.#dv;
+    let base = this.#dBase;
     let count = this.size;
     let i = head;
     let indirect = false;
     let total = 0;
+    let n = 0;
     for (let steps = 0; ; steps++) {
       // A chain visits each descriptor of its table at most once, so more steps than the
       // table has entries is a loop.
       if (steps >= count)
         throw new VirtioError('ERR_VIRTIO_CHAIN', `chain at ${head} is longer than ${count} descriptors (a loop?)`);
-      this.#read(table, i);
+      this.#read(view, base, table, i);
       const flags = this.#dFlags;
       const addr = this.#dAddr;
       const len = this.#dLen;
@@ -219,26 +277,31 @@ export class SplitQueue {
             'ERR_VIRTIO_CHAIN',
             `indirect table of ${len / 16} descriptors is longer than ${MAX_INDIRECT}`,
           );
-        if (!mem.checkRange(addr, len))
+        if (!this.#inRam(addr, len))
           throw new VirtioError(
             'ERR_VIRTIO_ADDRESS',
             `indirect table [0x${addr.toString(16)}, +${len}) is not in guest RAM`,
           );
         indirect = true;
         table = addr;
+        view = this.#wordView(addr, len);
+        base = this.#vBase;
         count = len / 16;
         i = 0;
         steps = -1;
         continue;
       }
-      // checked on both walks: a driver on another thread may rewrite the chain between them
-      if (len > 0 && !mem.checkRange(addr, len))
+      if (len > 0 && !this.#inRam(addr, len))
         throw new VirtioError('ERR_VIRTIO_ADDRESS', `buffer [0x${addr.toString(16)}, +${len}) is not in guest RAM`);
       total += len;
       if (total > 0xffffffff)
         throw new VirtioError('ERR_VIRTIO_CHAIN', `chain at ${head} holds more than 2^32-1 bytes`);
-      if (out !== null) out.push({ addr, len, write: (flags & VIRTQ_DESC_F_WRITE) !== 0 });
-      if (!(flags & VIRTQ_DESC_F_NEXT)) return;
+      if (n === scratchLen.length) growScratch();
+      scratchAddr[n] = addr;
+      scratchLen[n] = len;
+      scratchWrite[n] = flags & VIRTQ_DESC_F_WRITE ? 1 : 0;
+      n++;
+      if (!(flags & VIRTQ_DESC_F_NEXT)) return n;
       const next = this.#dNext;
       if (next >= count) throw new VirtioError('ERR_VIRTIO_CHAIN', `next index ${next} >= ${count}`);
       i = next;
@@ -300,4 +363,24 @@ export class SplitQueue {
   get state(): SplitQueueState {
     return { nextAvail: this.#nextAvail, nextUsed: this.#nextUsed, signalledUsed: this.#signalledUsed };
   }
+}
+
+// One walk's buffers, before they become Descriptor objects: shared by the queues of a thread
+// (a walk runs to its end synchronously), grown by doubling up to the longest possible chain
+// (a full table then a full indirect table) and never shrunk.
+let scratchAddr = new Float64Array(64);
+let scratchLen = new Uint32Array(64);
+let scratchWrite = new Uint8Array(64);
+
+function growScratch(): void {
+  const n = scratchLen.length * 2;
+  const a = new Float64Array(n);
+  const l = new Uint32Array(n);
+  const w = new Uint8Array(n);
+  a.set(scratchAddr);
+  l.set(scratchLen);
+  w.set(scratchWrite);
+  scratchAddr = a;
+  scratchLen = l;
+  scratchWrite = w;
 }

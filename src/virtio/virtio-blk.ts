@@ -1,7 +1,7 @@
 import { fdatasyncSync, fstatSync } from 'node:fs';
 import { GuestMemoryError } from '../errors.js';
 import { checkFd, rangeError, typeError } from '../internal/args.js';
-import { le32, le64, u8 } from '../types.js';
+import { le32At } from './little-endian.js';
 import type { DescriptorChain } from './split-queue.js';
 import {
   VIRTIO_RING_F_EVENT_IDX,
@@ -162,8 +162,10 @@ export class VirtioBlk implements VirtioDevice {
     if (n < 2) throw bad('fewer than two descriptors (header and status)');
     if (header.write || header.len < 16) throw bad('the header is not 16 device-readable bytes');
     if (!status.write || status.len < 1) throw bad('the last descriptor is not a device-writable status byte');
-    const type = mem.readObj(le32, header.addr);
-    const sector = mem.readObj(le64, header.addr + 8);
+    const type = le32At(mem, header.addr);
+    // the sector as a number: its high word past 2^21 is past any capacity (2^53 bytes)
+    const sectorHi = le32At(mem, header.addr + 12);
+    const sector = sectorHi > 0x1fffff ? Infinity : sectorHi * 2 ** 32 + le32At(mem, header.addr + 8);
     let bytes = 0;
     for (let i = 1; i < n - 1; i++) {
       const b = d[i]!;
@@ -176,8 +178,12 @@ export class VirtioBlk implements VirtioDevice {
     switch (type) {
       case VIRTIO_BLK_T_IN:
       case VIRTIO_BLK_T_OUT: {
-        const end = sector * BigInt(VIRTIO_BLK_SECTOR) + BigInt(bytes);
-        if (bytes % VIRTIO_BLK_SECTOR !== 0 || end > BigInt(this.capacity) * BigInt(VIRTIO_BLK_SECTOR)) {
+        // inside the capacity, in exact arithmetic (capacity * 512 < 2^53)
+        if (
+          bytes % VIRTIO_BLK_SECTOR !== 0 ||
+          sector > this.capacity ||
+          bytes / VIRTIO_BLK_SECTOR > this.capacity - sector
+        ) {
           result = VIRTIO_BLK_S_IOERR;
           break;
         }
@@ -185,7 +191,7 @@ export class VirtioBlk implements VirtioDevice {
           result = VIRTIO_BLK_S_IOERR;
           break;
         }
-        let pos = Number(sector) * VIRTIO_BLK_SECTOR;
+        let pos = sector * VIRTIO_BLK_SECTOR;
         try {
           for (let i = 1; i < n - 1; i++) {
             const b = d[i]!;
@@ -222,7 +228,7 @@ export class VirtioBlk implements VirtioDevice {
       default:
         result = VIRTIO_BLK_S_UNSUPP;
     }
-    mem.writeObj(u8, result, status.addr);
+    mem.st8(status.addr, result);
     this.#requests++;
     if (result !== VIRTIO_BLK_S_OK) this.#failed++;
     return written + 1;
