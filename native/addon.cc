@@ -50,8 +50,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings));
   exports.Set("externalMemoryAllowed", Napi::Function::New(env, ExternalMemoryAllowed));
   exports.Set("copy", MakeCopyFunction(env));
-  exports.Set("readFd", Napi::Function::New(env, ReadFd));
-  exports.Set("writeFd", Napi::Function::New(env, WriteFd));
+  exports.Set("readFd", MakeReadFdFunction(env));
+  exports.Set("writeFd", MakeWriteFdFunction(env));
+  exports.Set("osError", Napi::Function::New(env, OsError));
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("PROT_NONE", PROT_NONE);
   constants.Set("PROT_READ", PROT_READ);

@@ -59,6 +59,16 @@ void ThrowCode(v8::Isolate* isolate, bool range, const char* message) {
   isolate->ThrowException(err);
 }
 
+// A JavaScript function over a plain V8 callback of up to 5 arguments.
+Napi::Value MakeV8Function(Napi::Env env, v8::FunctionCallback fn) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Local<v8::FunctionTemplate> tmpl =
+      v8::FunctionTemplate::New(isolate, fn, v8::Local<v8::Value>(), v8::Local<v8::Signature>(), 5,
+                                v8::ConstructorBehavior::kThrow);
+  v8::Local<v8::Function> f = tmpl->GetFunction(isolate->GetCurrentContext()).ToLocalChecked();
+  return Napi::Value(env, FromV8(f));
+}
+
 // copy(dst, dstOffset, src, srcOffset, count). A plain V8 callback rather than a Node-API one:
 // it runs once per bulk transfer, where Node-API's per-call bookkeeping costs as much as a
 // 4 KiB memcpy. It allocates nothing and cannot call back into JavaScript.
@@ -85,42 +95,44 @@ void CopyV8(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 }  // namespace
 
-Napi::Value MakeCopyFunction(Napi::Env env) {
-  v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  v8::Local<v8::FunctionTemplate> tmpl = v8::FunctionTemplate::New(
-      isolate, CopyV8, v8::Local<v8::Value>(), v8::Local<v8::Signature>(), 5,
-      v8::ConstructorBehavior::kThrow);
-  v8::Local<v8::Function> fn = tmpl->GetFunction(isolate->GetCurrentContext()).ToLocalChecked();
-  return Napi::Value(env, FromV8(fn));
-}
+Napi::Value MakeCopyFunction(Napi::Env env) { return MakeV8Function(env, CopyV8); }
 
 namespace {
 
-Napi::Value FdTransfer(const Napi::CallbackInfo& info, bool into_memory) {
-  Napi::Env env = info.Env();
+// fd transfer(fd, buffer, offset, count, position): one read(2)/write(2) (pread/pwrite at
+// `position` when it is >= 0) between `fd` and [offset, offset + count) of the buffer. A plain
+// V8 callback, like copy(): a disk device makes one per request, where Node-API's per-call
+// bookkeeping costs a fifth of a 4 KiB pread. Returns the bytes moved, or -errno (JavaScript
+// builds the IOError with osError()); throws only for arguments.
+template <bool kIntoMemory>
+void FdTransferV8(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
   Bytes mem;
-  size_t argc = info.Length();
-  if ((argc != 4 && argc != 5) || !info[0].IsNumber() || !GetBytes(info[1], &mem) ||
-      !info[2].IsNumber() || !info[3].IsNumber() || (argc == 5 && !info[4].IsNumber())) {
-    throw MakeArgError(env, false, "fd transfer(fd, buffer, offset, count[, position])");
+  if (info.Length() != 5 || !info[0]->IsNumber() || !GetBytes(FromV8(info[1]), &mem) || !info[2]->IsNumber() ||
+      !info[3]->IsNumber() || !info[4]->IsNumber()) {
+    ThrowCode(isolate, false, "fd transfer(fd, buffer, offset, count, position)");
+    return;
   }
   // An fd is a C int >= 0: a double such as fd + 2^32 must not wrap onto another descriptor.
-  double fd_d = info[0].As<Napi::Number>().DoubleValue();
+  double fd_d = info[0].As<v8::Number>()->Value();
   if (!(fd_d >= 0 && fd_d <= 2147483647.0 && fd_d == static_cast<double>(static_cast<int>(fd_d)))) {
-    throw MakeArgError(env, true, "fd must be an integer from 0 to 2^31-1");
+    ThrowCode(isolate, true, "fd must be an integer from 0 to 2^31-1");
+    return;
   }
   int fd = static_cast<int>(fd_d);
-  double off = info[2].As<Napi::Number>().DoubleValue();
-  double count = info[3].As<Napi::Number>().DoubleValue();
+  double off = info[2].As<v8::Number>()->Value();
+  double count = info[3].As<v8::Number>()->Value();
   if (!InRange(off, count, mem.length)) {
-    throw MakeArgError(env, true, "fd transfer range out of bounds");
+    ThrowCode(isolate, true, "fd transfer range out of bounds");
+    return;
   }
-  // position < 0 (or absent): the descriptor's own position (read/write); else pread/pwrite at
-  // that file offset, leaving the descriptor's position alone.
-  double pos = argc == 5 ? info[4].As<Napi::Number>().DoubleValue() : -1;
+  // position < 0: the descriptor's own position (read/write); else pread/pwrite at that file
+  // offset, leaving the descriptor's position alone.
+  double pos = info[4].As<v8::Number>()->Value();
   bool positional = pos >= 0;
   if (positional && !(pos <= 9007199254740991.0 && pos == static_cast<double>(static_cast<int64_t>(pos)))) {
-    throw MakeArgError(env, true, "position must be a non-negative safe integer");
+    ThrowCode(isolate, true, "position must be a non-negative safe integer");
+    return;
   }
   uint8_t* p = mem.data + static_cast<size_t>(off);
   size_t n = static_cast<size_t>(count);
@@ -130,21 +142,35 @@ Napi::Value FdTransfer(const Napi::CallbackInfo& info, bool into_memory) {
     ssize_t done;
     if (positional) {
       off_t at = static_cast<off_t>(pos);
-      done = into_memory ? pread(fd, p, n, at) : pwrite(fd, p, n, at);
+      done = kIntoMemory ? pread(fd, p, n, at) : pwrite(fd, p, n, at);
     } else {
-      done = into_memory ? read(fd, p, n) : write(fd, p, n);
+      done = kIntoMemory ? read(fd, p, n) : write(fd, p, n);
     }
-    if (done >= 0) return Napi::Number::New(env, static_cast<double>(done));
-    int err = errno;
-    if (err == EINTR) continue;
-    const char* call = positional ? (into_memory ? "pread" : "pwrite") : (into_memory ? "read" : "write");
-    throw MakeOsError(env, "IOError", into_memory ? "reading from fd failed" : "writing to fd failed", err, call);
+    if (done >= 0) {
+      info.GetReturnValue().Set(static_cast<double>(done));
+      return;
+    }
+    if (errno == EINTR) continue;
+    info.GetReturnValue().Set(-static_cast<double>(errno));
+    return;
   }
 }
 
+
 }  // namespace
 
-Napi::Value ReadFd(const Napi::CallbackInfo& info) { return FdTransfer(info, true); }
-Napi::Value WriteFd(const Napi::CallbackInfo& info) { return FdTransfer(info, false); }
+Napi::Value MakeReadFdFunction(Napi::Env env) { return MakeV8Function(env, FdTransferV8<true>); }
+Napi::Value MakeWriteFdFunction(Napi::Env env) { return MakeV8Function(env, FdTransferV8<false>); }
+
+Napi::Value OsError(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsString()) {
+    throw MakeArgError(env, false, "osError(errno, syscall, message)");
+  }
+  int err = info[0].As<Napi::Number>().Int32Value();
+  std::string call = info[1].As<Napi::String>().Utf8Value();
+  std::string message = info[2].As<Napi::String>().Utf8Value();
+  return MakeOsError(env, "IOError", message, err, call.c_str()).Value();
+}
 
 }  // namespace guestmem

@@ -29,9 +29,12 @@ export interface NativeAddon {
   /** memmove between two buffers at absolute byte offsets (views: pass view.buffer + offset). */
   copy(dst: ArrayBufferLike, dstOffset: number, src: ArrayBufferLike, srcOffset: number, count: number): void;
   /** One read(2), or pread(2) at `position` when it is >= 0. */
+  /** One read(2), or pread(2) at `position` when it is >= 0: the bytes read, or -errno. */
   readFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number, position: number): number;
   /** One write(2), or pwrite(2) at `position` when it is >= 0. */
   writeFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number, position: number): number;
+  /** The IOError for a transfer that failed with `errno` (readFd/writeFd returned -errno). */
+  osError(errno: number, syscall: string, message: string): Error;
   constants: Record<string, number>;
 }
 

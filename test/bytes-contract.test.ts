@@ -226,6 +226,8 @@ describe.each(containers)('Bytes contract: %s', (_name, c) => {
     expect(m.readFrom(0, 0, 0)).toBe(0);
     expectGuestError(() => m.readFrom(0, 99999, 4), 'IOError', { errno: 9, syscall: 'read' });
     expectGuestError(() => m.writeAllTo(0, 99999, 4), 'IOError', { errno: 9, syscall: 'write' });
+    expectGuestError(() => m.readFrom(0, 99999, 4, 512), 'IOError', { errno: 9, syscall: 'pread' });
+    expectGuestError(() => m.writeTo(0, 99999, 4, 512), 'IOError', { errno: 9, syscall: 'pwrite' });
   });
 
   it('bad arguments throw argument errors and change nothing', () => {

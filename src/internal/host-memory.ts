@@ -427,11 +427,14 @@ export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, sr
  */
 export function readFd(hm: HostMemory, abs: number, fd: number, n: number, position = -1): number {
   const got = native.readFd(fd, rawBuffer(hm), abs, n, position);
+  if (got < 0) throw native.osError(-got, position >= 0 ? 'pread' : 'read', 'reading from fd failed');
   markPlainWrite(hm, abs, got);
   return got;
 }
 
 /** One write(2) of the mapping's bytes to `fd` (pwrite(2) at `position` when >= 0); returns the bytes written. */
 export function writeFd(hm: HostMemory, abs: number, fd: number, n: number, position = -1): number {
-  return native.writeFd(fd, rawBuffer(hm), abs, n, position);
+  const done = native.writeFd(fd, rawBuffer(hm), abs, n, position);
+  if (done < 0) throw native.osError(-done, position >= 0 ? 'pwrite' : 'write', 'writing to fd failed');
+  return done;
 }

@@ -1,6 +1,6 @@
 import { GuestMemoryMmap } from '../guest-memory.js';
 import { spanOf, type Span } from '../internal/byte-window.js';
-import { le16, le32 } from '../types.js';
+import { le16, le32, u32 } from '../types.js';
 import { rangeError, typeError } from '../internal/args.js';
 import { HOST_LE } from './little-endian.js';
 import { VirtioError } from './virtio-error.js';
@@ -323,8 +323,8 @@ export class SplitQueue {
     const mem = this.#mem;
     this.#nextUsed = (this.#nextUsed + 1) & 0xffff;
     if (HOST_LE) {
-      mem.st32(elem, head);
-      mem.st32(elem + 4, len);
+      mem.writeUnordered(u32, head, elem);
+      mem.writeUnordered(u32, len, elem + 4);
       mem.st16(this.#used + 2, this.#nextUsed); // publishes the element (an atomic store)
     } else {
       mem.store(le32, head, elem);

@@ -1,6 +1,7 @@
 import { fdatasyncSync, fstatSync } from 'node:fs';
 import { GuestMemoryError } from '../errors.js';
 import { checkFd, rangeError, typeError } from '../internal/args.js';
+import { u8 } from '../types.js';
 import { le32At } from './little-endian.js';
 import type { DescriptorChain } from './split-queue.js';
 import {
@@ -228,7 +229,7 @@ export class VirtioBlk implements VirtioDevice {
       default:
         result = VIRTIO_BLK_S_UNSUPP;
     }
-    mem.st8(status.addr, result);
+    mem.writeUnordered(u8, result, status.addr); // published by the used index after it
     this.#requests++;
     if (result !== VIRTIO_BLK_S_OK) this.#failed++;
     return written + 1;
