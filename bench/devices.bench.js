@@ -1,9 +1,10 @@
 // The emulator runtime, each beside a raw baseline measured in the same run:
 //   in-vCPU dispatch: DeviceBus.read against a plain range check and method call;
 //   MMIO exit round trip (I/O worker with DeviceThread, and the main thread's serveMmio) and a
-//     virtio QueueNotify exit to a VirtioMmioTransport on the main thread, against a raw Atomics.notify/wait ping-pong between two plain threads;
-//   vCPU-to-vCPU interrupt (ctx.kick, sleeper in waitForInterrupt, kicked back) against the same
-//     ping-pong;
+//     virtio QueueNotify exit to a VirtioMmioTransport on the main thread, each against a raw
+//     Atomics ping-pong between the same two threads, in alternating blocks;
+//   vCPU-to-vCPU interrupt (ctx.kick, sleeper in waitForInterrupt, kicked back) against a raw
+//     ping-pong between the same two vCPU threads;
 //   timer lateness of waitUntil (median and 99th percentile), against Atomics.wait's own.
 import { Worker } from 'node:worker_threads';
 import { DeviceBus, GuestMemoryMmap, VcpuPool, VirtioMmioTransport, VirtioRng, VIRTIO_MMIO_SIZE } from 'guestmem';
@@ -73,83 +74,101 @@ const module = new URL('./lib/device-vcpu.js', import.meta.url);
   results.push(...rows);
 }
 
-// ---- raw ping-pong ---------------------------------------------------------------------------
-async function rawPingPong() {
-  const sab = new SharedArrayBuffer(8);
-  const pong = new Worker(new URL('./lib/pong-worker.js', import.meta.url), { workerData: { sab, n: N } });
-  const ping = new Worker(new URL('./lib/ping-pong-worker.js', import.meta.url), { workerData: { sab, n: N } });
-  const times = await new Promise((r) => ping.once('message', r));
-  await Promise.all([ping.terminate(), pong.terminate()]);
-  return times.slice(N / 10);
+// ---- round trips -------------------------------------------------------------------------------
+// Each library round trip runs in blocks alternating with a raw Atomics ping-pong between the
+// same two threads (a fresh pair per case): a wake-up costs 5 µs or 70 µs here depending on
+// whether the scheduler put both threads on one core, so only a baseline on the same threads,
+// in the same minute, is a baseline.
+const BLOCK = 100;
+/** The pong side of a raw ping-pong on the main thread's event loop (as serveMmio waits). */
+async function pongAsync(w, n) {
+  let seen = 0;
+  for (let i = 0; i < n; i++) {
+    while (Atomics.load(w, 0) === seen) {
+      const r = Atomics.waitAsync(w, 0, seen);
+      if (r.async) await r.value;
+    }
+    seen = Atomics.load(w, 0); // read before the answer: the next ping can only follow it
+    Atomics.add(w, 1, 1);
+    Atomics.notify(w, 1);
+  }
 }
-const raw = await rawPingPong();
-add('round trip between threads', 'raw Atomics.notify/wait ping-pong', median(raw));
-
-// ---- exits ------------------------------------------------------------------------------------
+/** Per-block medians of `v` (blocks of BLOCK, in run order), the first block dropped (warm-up). */
+const blocks = (v) =>
+  Array.from({ length: v.length / BLOCK - 1 }, (_, i) => median(v.slice((i + 1) * BLOCK, (i + 2) * BLOCK)));
+/**
+ * A library case and its raw baseline from one interleaved run: times are the medians of the
+ * block medians, the ratio the median of each library block over the raw block just before it
+ * (both in the same placement of the two threads).
+ */
+function addPair(group, rawName, libName, t) {
+  const raw = blocks(t.raw);
+  const lib = blocks(t.lib);
+  add(group, rawName, median(raw));
+  add(group, libName, median(lib), rawName);
+  results.at(-1).ratio = median(lib.map((x, i) => x / raw[i]));
+}
 {
   const memory = GuestMemoryMmap.fromRanges([[0x8000_0000, 1 << 20]]);
   const pool = new VcpuPool({ memory, vcpus: 2, module });
-  const stop = new SharedArrayBuffer(4);
-  const io = new Worker(new URL('./lib/io-worker.js', import.meta.url), {
-    workerData: { channel: pool.deviceChannel(), stop },
-  });
-  await pool.start({ mode: 'exit', n: N });
-  const t = await pool.join(0);
-  await pool.stop();
-  Atomics.store(new Int32Array(stop), 0, 1);
-  await io.terminate();
-  add(
-    'round trip between threads',
-    'MMIO exit, I/O worker (DeviceThread)',
-    median(t.slice(N / 10)),
-    'raw Atomics.notify/wait ping-pong',
-  );
 
+  let raw = new SharedArrayBuffer(8);
+  const io = new Worker(new URL('./lib/io-worker.js', import.meta.url), {
+    workerData: { channel: pool.deviceChannel(), raw, n: N, block: BLOCK },
+  });
+  await pool.start({ mode: 'exit', n: N, block: BLOCK, raw });
+  addPair(
+    'round trip, vCPU and an I/O worker',
+    'raw Atomics.notify/wait ping-pong',
+    'MMIO exit (DeviceThread)',
+    await pool.join(0),
+  );
+  await pool.stop();
+  await io.terminate();
+
+  raw = new SharedArrayBuffer(8);
   const ctl = new AbortController();
   const serving = pool.serveMmio(() => 42, { signal: ctl.signal });
-  await pool.start({ mode: 'exit', n: N });
-  const m = await pool.join(0);
+  const ponging = pongAsync(new Int32Array(raw), N);
+  await pool.start({ mode: 'exit', n: N, block: BLOCK, raw });
+  const exits = await pool.join(0);
   await pool.stop();
+  await ponging;
   ctl.abort();
   await serving;
-  add(
-    'round trip between threads',
-    'MMIO exit, main thread (serveMmio)',
-    median(m.slice(N / 10)),
-    'raw Atomics.notify/wait ping-pong',
-  );
 
   // a virtio notify: the exit, the transport's checks and an empty queue's drain
+  raw = new SharedArrayBuffer(8);
   const virtioBus = new DeviceBus();
   const transport = new VirtioMmioTransport(new VirtioRng(), { mem: memory, interrupt: () => {} });
   bringUp(transport, { size: 64, desc: 0x8000_0000, avail: 0x8000_1000, used: 0x8000_2000 });
   virtioBus.register(0x1000_1000, VIRTIO_MMIO_SIZE, transport, 'virtio-rng');
   const ctl2 = new AbortController();
   const serving2 = pool.serveMmio(virtioBus, { signal: ctl2.signal });
-  await pool.start({ mode: 'notify', n: N });
-  const nt = await pool.join(0);
+  const ponging2 = pongAsync(new Int32Array(raw), N);
+  await pool.start({ mode: 'notify', n: N, block: BLOCK, raw });
+  const notifies = await pool.join(0);
   await pool.stop();
+  await ponging2;
   ctl2.abort();
   await serving2;
-  add(
-    'round trip between threads',
-    'virtio QueueNotify exit, main thread (serveMmio)',
-    median(nt.slice(N / 10)),
-    'raw Atomics.notify/wait ping-pong',
+  const mainRaw = 'raw Atomics.notify/waitAsync ping-pong';
+  addPair('round trip, vCPU and the main thread', mainRaw, 'MMIO exit (serveMmio)', exits);
+  addPair(
+    'virtio notify, vCPU and the main thread',
+    mainRaw,
+    'QueueNotify exit to the transport (serveMmio)',
+    notifies,
   );
 
-  await pool.start({ mode: 'ipi', n: N });
-  const [ipi] = await pool.join();
-  add(
-    'round trip between threads',
-    'vCPU→vCPU kick and back',
-    median(ipi.slice(N / 10)),
-    'raw Atomics.notify/wait ping-pong',
-  );
+  raw = new SharedArrayBuffer(8);
+  await pool.start({ mode: 'ipi', n: N, block: BLOCK, raw });
+  addPair('round trip, two vCPUs', 'raw Atomics.notify/wait ping-pong', 'ctx.kick and back', await pool.join(0));
+  await pool.stop();
 
   const delays = Array.from({ length: 400 }, (_, i) => [0.1, 0.25, 0.5, 1][i % 4]);
   await pool.start({ mode: 'timer', delays });
-  const [late] = await pool.join();
+  const late = await pool.join(0);
   await pool.close();
   add('timer lateness (waitUntil)', `median of ${delays.length} sleeps of 0.1-1 ms`, median(late) * 1e6);
   add('timer lateness (waitUntil)', '99th percentile', p99(late) * 1e6);

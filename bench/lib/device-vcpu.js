@@ -1,55 +1,78 @@
-// The vCPU module of bench/devices.bench.js. ctx.arg.mode:
-//   'exit':  N MMIO exit reads through the bus; returns per-exit round-trip times (ns);
-//   'notify': N virtio QueueNotify writes through an exit; returns per-exit round-trip times (ns);
-//   'ipi':   vCPUs 0 and 1 ping-pong with ctx.kick: 0 kicks 1 and sleeps until kicked back;
-//            returns vCPU 0's round-trip times (ns);
-//   'timer': sleeps with waitUntil(now + d) for d in arg.delays; returns lateness (ms) per sleep.
+// The vCPU module of bench/devices.bench.js. Each round-trip mode alternates, in blocks of
+// ctx.arg.block, a raw Atomics ping-pong with the thread on the other side (on ctx.arg.raw:
+// word 0 pings, word 1 pongs) and the library's round trip with that same thread, so both see
+// the same threads on the same cores. Returns { raw, lib }: per-round-trip times (ns).
+//   'exit':   MMIO exit reads through the bus (the other side: an I/O worker or the main thread);
+//   'notify': virtio QueueNotify writes through an exit (the transport on the main thread);
+//   'ipi':    vCPUs 0 and 1: 0 kicks 1 and sleeps until kicked back (raw: the same two threads);
+//   'timer':  sleeps with waitUntil(now + d) for d in arg.delays; returns lateness (ms) per sleep.
 import { DeviceBus, monotonicNow } from 'guestmem';
 
-export default async function vcpu(ctx) {
-  const { mode, n } = ctx.arg;
-  if (mode === 'exit') {
-    if (ctx.id !== 0) return [];
-    const bus = new DeviceBus();
-    bus.registerExit(0x1000_0000, 0x100, ctx.mmio);
-    const times = [];
-    for (let i = 0; i < n; i++) {
+/** One raw round trip from the pinging side. */
+function ping(w) {
+  const acked = Atomics.load(w, 1);
+  Atomics.add(w, 0, 1);
+  Atomics.notify(w, 0);
+  while (Atomics.load(w, 1) === acked) Atomics.wait(w, 1, acked);
+}
+
+/** Answers one raw ping (the side that pongs); `seen` is the ping count answered so far. */
+function pong(w, seen) {
+  while (Atomics.load(w, 0) === seen) Atomics.wait(w, 0, seen);
+  const now = Atomics.load(w, 0); // read before the answer: the next ping can only follow it
+  Atomics.add(w, 1, 1);
+  Atomics.notify(w, 1);
+  return now;
+}
+
+/** n round trips as blocks of raw pings and library calls, alternating. */
+function interleaved(n, block, w, call) {
+  const raw = [];
+  const lib = [];
+  for (let done = 0; done < n; done += block) {
+    for (let i = 0; i < block; i++) {
       const t = monotonicNow();
-      bus.read(0x1000_0000, 4);
-      times.push((monotonicNow() - t) * 1e6);
+      ping(w);
+      raw.push((monotonicNow() - t) * 1e6);
     }
-    return times;
+    for (let i = 0; i < block; i++) {
+      const t = monotonicNow();
+      call();
+      lib.push((monotonicNow() - t) * 1e6);
+    }
   }
-  if (mode === 'notify') {
-    // a virtio QueueNotify write through an exit (the transport on the main thread)
-    if (ctx.id !== 0) return [];
+  return { raw, lib };
+}
+
+export default async function vcpu(ctx) {
+  const { mode, n, block } = ctx.arg;
+  const w = ctx.arg.raw ? new Int32Array(ctx.arg.raw) : null;
+  if (mode === 'exit' || mode === 'notify') {
+    if (ctx.id !== 0) return null;
     const bus = new DeviceBus();
-    bus.registerExit(0x1000_1000, 0x200, ctx.mmio);
-    const times = [];
-    for (let i = 0; i < n; i++) {
-      const t = monotonicNow();
-      bus.write(0x1000_1050, 4, 0);
-      times.push((monotonicNow() - t) * 1e6);
-    }
-    return times;
+    bus.registerExit(0x1000_0000, 0x2000, ctx.mmio);
+    const call = mode === 'exit' ? () => bus.read(0x1000_0000, 4) : () => bus.write(0x1000_1050, 4, 0);
+    return interleaved(n, block, w, call);
   }
   if (mode === 'ipi') {
-    const times = [];
+    const wake = () => {
+      while (ctx.waitForInterrupt(5000) !== 'kick') if (ctx.shouldStop()) throw new Error('stopped');
+    };
     if (ctx.id === 1) {
-      for (let i = 0; i < n; i++) {
-        while (ctx.waitForInterrupt(5000) !== 'kick') if (ctx.shouldStop()) return times;
-        ctx.kick(0);
+      let seen = 0;
+      for (let done = 0; done < n; done += block) {
+        for (let i = 0; i < block; i++) seen = pong(w, seen);
+        for (let i = 0; i < block; i++) {
+          wake();
+          ctx.kick(0);
+        }
       }
-      return times;
+      return null;
     }
-    await new Promise((r) => setTimeout(r, 50)); // let vCPU 1 fall asleep
-    for (let i = 0; i < n; i++) {
-      const t = monotonicNow();
+    return interleaved(n, block, w, () => {
       ctx.kick(1);
-      while (ctx.waitForInterrupt(5000) !== 'kick') if (ctx.shouldStop()) return times;
-      times.push((monotonicNow() - t) * 1e6);
-    }
-    return times;
+      wake();
+    });
   }
   const late = [];
   for (const d of ctx.arg.delays) {
