@@ -7,8 +7,10 @@ export const VIRTIO_CONSOLE_MAX_WRITE = 1 << 20;
 
 /** How a console is built. */
 export interface VirtioConsoleOptions {
-  /** Where the guest's output goes (the main thread's stdout, a log, a socket). */
-  readonly output: (bytes: Uint8Array) => void;
+  /** Where the guest's output goes (a log, a socket); default the main thread's stdout. */
+  readonly output?: (bytes: Uint8Array) => void;
+  /** Called when the guest has taken input and `enqueue` has room again (e.g. `StreamInput.drained`). */
+  readonly inputDrained?: () => void;
   /** QueueNumMax of its receive and transmit queues (a power of two, default 64). */
   readonly queueSize?: number;
   /** Input bytes held until the guest posts receive buffers (default 65536): `enqueue` takes no more. */
@@ -25,8 +27,10 @@ export interface VirtioConsoleState {
 
 /**
  * virtio-console (virtio 1.x, "Console Device"), one port and no multiport, after vm-virtio's
- * console: the guest's transmit queue (1) goes to the injected `output`, and host input given
- * to `enqueue` waits in a bounded buffer until the guest posts buffers on its receive queue (0).
+ * console: the guest's transmit queue (1) goes to the injected `output` (stdout by default), and
+ * host input given to `enqueue` waits in a bounded buffer until the guest posts buffers on its
+ * receive queue (0); `inputDrained` says when there is room again. `StreamInput` feeds a stream
+ * (stdin) into it with backpressure.
  * Each transmit request hands at most VIRTIO_CONSOLE_MAX_WRITE bytes on, so one request costs
  * bounded work and memory whatever its buffers' size.
  */
@@ -37,6 +41,7 @@ export class VirtioConsole implements VirtioDevice {
   /** Input bytes `enqueue` holds at most. */
   readonly inputCapacity: number;
   readonly #output: (bytes: Uint8Array) => void;
+  readonly #inputDrained: (() => void) | undefined;
   readonly #in: Uint8Array;
   #inHead = 0;
   #inLen = 0;
@@ -46,7 +51,10 @@ export class VirtioConsole implements VirtioDevice {
   constructor(options: VirtioConsoleOptions, state?: VirtioConsoleState) {
     if (options === null || typeof options !== 'object')
       throw typeError('options', 'a VirtioConsoleOptions object', options);
-    if (typeof options.output !== 'function') throw typeError('options.output', 'a function', options.output);
+    if (options.output !== undefined && typeof options.output !== 'function')
+      throw typeError('options.output', 'a function', options.output);
+    if (options.inputDrained !== undefined && typeof options.inputDrained !== 'function')
+      throw typeError('options.inputDrained', 'a function', options.inputDrained);
     const size = options.queueSize ?? 64;
     if (!Number.isInteger(size) || size < 1 || size > 32768 || (size & (size - 1)) !== 0)
       throw rangeError('options.queueSize', 'a power of two from 1 to 32768', size);
@@ -55,7 +63,8 @@ export class VirtioConsole implements VirtioDevice {
       throw rangeError('options.inputCapacity', 'from 1 to 2^26', cap);
     this.queueMaxSizes = [size, size];
     this.inputCapacity = cap;
-    this.#output = options.output;
+    this.#output = options.output ?? ((bytes) => void process.stdout.write(bytes));
+    this.#inputDrained = options.inputDrained;
     this.#in = new Uint8Array(cap);
     if (state !== undefined) {
       if (state === null || typeof state !== 'object') throw typeError('state', 'a VirtioConsoleState object', state);
@@ -119,7 +128,9 @@ export class VirtioConsole implements VirtioDevice {
   #deliver(): void {
     const ctx = this.#ctx;
     if (ctx === null) return;
+    const had = this.#inLen;
     while (this.#inLen > 0 && ctx.drain(0, (chain) => this.#receive(chain), 1) === 1);
+    if (this.#inLen < had) this.#inputDrained?.();
   }
 
   #receive(chain: DescriptorChain): number {
