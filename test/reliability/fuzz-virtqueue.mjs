@@ -181,6 +181,8 @@ function counted(mem) {
     ld32u: (a) => (c.calls++, mem.ld32u(a)),
     st16: (a, v) => (c.calls++, mem.st16(a, v)),
     st32: (a, v) => (c.calls++, mem.st32(a, v)),
+    readUnordered: (t, a) => (c.calls++, mem.readUnordered(t, a)),
+    writeUnordered: (t, v, a) => (c.calls++, mem.writeUnordered(t, v, a)),
     checkRange: (a, n) => (c.calls++, mem.checkRange(a, n)),
   };
   return c;
