@@ -78,6 +78,40 @@ describe('TranslationCache', () => {
     expect(tc.valid()).toBe(true);
   });
 
+  it('no lost page: a write after a reset through a translation never looked up again is in the next collection', () => {
+    const mem = GuestMemoryMmap.fromRanges([[0, 0x10000]], { trackDirty: true });
+    const tc = new TranslationCache(mem);
+    const t = tc.lookup(0x3004, true)!;
+    const u = tc.lookup(0x7000, true)!;
+    t.u8[0x3004 + t.offset] = 1;
+    expect(mem.dirtyPages({ reset: true })).toEqual([0x3000, 0x7000]);
+    t.u8[0x3008 + t.offset] = 2; // after the reset, through the old translation
+    expect(tc.valid()).toBe(false);
+    tc.flush(); // no lookup of 0x3000 follows
+    expect(mem.dirtyPages({ reset: true })).toEqual([0x3000, 0x7000]);
+    void u;
+    // a flush with no reset since marks nothing again
+    tc.lookup(0x9000, true);
+    expect(mem.dirtyPages({ reset: true })).toEqual([0x9000]);
+    tc.flush();
+    tc.flush();
+    expect(mem.dirtyPages()).toEqual([0x9000]); // its epoch moved: marked once more, then forgotten
+    mem.dirtyPages({ reset: true });
+    tc.flush();
+    expect(mem.dirtyPages()).toEqual([]);
+  });
+
+  it('publishDirty marks every page handed out for writing again, keeping the translations valid', () => {
+    const mem = GuestMemoryMmap.fromRanges([[0, 0x10000]], { trackDirty: true });
+    const tc = new TranslationCache(mem);
+    const t = tc.lookup(0x2000, true)!;
+    expect(mem.dirtyPages({ reset: true })).toEqual([0x2000]);
+    t.u32[(0x2010 + t.offset) >>> 2] = 9;
+    tc.publishDirty(); // what a vCPU does before it parks
+    expect(mem.dirtyPages()).toEqual([0x2000]);
+    expect(tc.valid()).toBe(true);
+  });
+
   it('refuses what is not guest memory', () => {
     expect(() => new TranslationCache({} as never)).toThrow(TypeError);
   });

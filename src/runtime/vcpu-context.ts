@@ -66,6 +66,7 @@ export class VcpuContext {
   readonly #ctl: ControlRecord;
   readonly #peers: readonly ControlRecord[];
   readonly #rpc: MessagePort;
+  readonly #parkHooks: (() => void)[] = [];
   #seen: number;
   /** KICKS as of the last wake that reported it, so a kick is never lost, whenever it comes. */
   #kicks: number;
@@ -143,12 +144,29 @@ export class VcpuContext {
         continue;
       }
       // RUNNING only: RESUMING → PARKED is pause()'s move, never this thread's (a resume() that
-      // came after the check above would otherwise be undone)
+      // came after the check above would otherwise be undone). The park hooks run first, so
+      // what they publish (dirty pages) is there once pause() sees every vCPU parked.
+      if (c.state() === RunState.RUNNING) for (const fn of this.#parkHooks) fn();
       c.moveState(RunState.RUNNING, RunState.PARKED);
       await c.waitAttention(seen, 1000);
       await this.#serveRpc();
     }
     this.#seen = seen;
+  }
+
+  /**
+   * Runs `fn` in this thread each time the vCPU is about to park for a pause, before the pool
+   * sees it parked: where a vCPU publishes what only it knows, e.g. the dirty pages of its write
+   * translations (`ctx.onPark(() => tc.publishDirty())`) before a snapshot's final collection.
+   * Returns a function that removes it.
+   */
+  onPark(fn: () => void): () => void {
+    if (typeof fn !== 'function') throw typeError('fn', 'a function', fn);
+    this.#parkHooks.push(fn);
+    return () => {
+      const i = this.#parkHooks.indexOf(fn);
+      if (i >= 0) this.#parkHooks.splice(i, 1);
+    };
   }
 
   async #serveRpc(): Promise<void> {
