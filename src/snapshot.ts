@@ -4,13 +4,15 @@
  * tracking). Contents move a piece (8 MiB) at a time through one reusable buffer, with progress
  * reports and an event-loop turn between pieces, so memory use stays flat whatever the guest size.
  *
- * File format (little-endian), version 2:
- *   "GMSNAP02"  u32 header length  u32 CRC-32 of the header  header (UTF-8 JSON: mode,
+ * File format (little-endian), version 3:
+ *   "GMSNAP03"  u32 header length  u32 CRC-32 of the header  header (UTF-8 JSON: mode,
  *               pageSize, regions [{base, size}])
  *   records     [u64 guest address, u64 length, u32 CRC-32 of (address, length, bytes), u32 0,
- *               bytes]: full snapshots cover every region in address order, incremental ones
- *               the dirty runs
+ *               bytes], in address order: a full snapshot's records hold every 4 KiB of every
+ *               region that is not all zero (what lies between them is zero: a mostly empty
+ *               guest makes a small file), an incremental one's the dirty runs
  *   end         a record of length 0 whose address field holds the number of records before it
+ * Version 2 ("GMSNAP02") is read too: the same, with full snapshots covering every byte.
  *
  * Integrity: every record's checksum covers its address and length as well as its bytes, so a
  * flipped bit anywhere is found, and the end record's count catches a file cut at a record
@@ -32,7 +34,12 @@ import { constants } from './constants.js';
 import { SnapshotError, type SnapshotErrorCode } from './snapshot-error.js';
 import type { MappingOptions } from './mmap-region.js';
 
-const MAGIC = 'GMSNAP02';
+const MAGIC = 'GMSNAP03';
+/** Version 2 files (full snapshots cover every byte) are still read. */
+const MAGIC_V2 = 'GMSNAP02';
+/** A full snapshot leaves out runs of this many zero bytes (aligned to it within a region). */
+const ZERO_GRAIN = 4096;
+const ZERO = Buffer.alloc(ZERO_GRAIN);
 const RW = constants.PROT_READ | constants.PROT_WRITE;
 /** Bytes of a record header: address, length, checksum, padding. */
 const RECORD = 24;
@@ -118,6 +125,19 @@ function runs(mem: GuestMemoryMmap, pages: number[], pageSize: number): [number,
   return out;
 }
 
+/** [offset, length] of the runs of `data` that are not all zero, in ZERO_GRAIN steps. */
+function nonZeroRuns(data: Buffer): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = 0; at < data.length; at += ZERO_GRAIN) {
+    const k = Math.min(ZERO_GRAIN, data.length - at);
+    if (data.compare(ZERO, 0, k, at, at + k) === 0) continue;
+    const last = out[out.length - 1];
+    if (last !== undefined && last[0] + last[1] === at) last[1] += k;
+    else out.push([at, k]);
+  }
+  return out;
+}
+
 /** CRC-32 of a record: its address and length, then its bytes. */
 function recordCrc(head: Buffer, data: Uint8Array): number {
   return crc32(data, crc32(head.subarray(0, 16)));
@@ -189,6 +209,7 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
     const buf = Buffer.allocUnsafe(Math.min(IO_PIECE, Math.max(total, 1)));
     let done = 0;
     let records = 0;
+    let written = 0;
     for (const [start, n] of spans) {
       for (let off = 0; off < n; off += IO_PIECE) {
         const len = Math.min(IO_PIECE, n - off);
@@ -196,12 +217,18 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
         // One copy out of guest memory: the checksum and the file get the very same bytes,
         // even while other threads write.
         mem.readSlice(data, start + off);
-        rec.writeBigUInt64LE(BigInt(start + off), 0);
-        rec.writeBigUInt64LE(BigInt(len), 8);
-        rec.writeUInt32LE(recordCrc(rec, data), 16);
-        writeSync(fd, rec);
-        writeSync(fd, data);
-        records++;
+        // incremental: the dirty runs whole (a page written back to zero is a change); full:
+        // the runs of this piece that are not all zero
+        for (const [a, k] of incremental ? [[0, len]] : nonZeroRuns(data)) {
+          rec.writeBigUInt64LE(BigInt(start + off + a!), 0);
+          rec.writeBigUInt64LE(BigInt(k!), 8);
+          const part = data.subarray(a, a! + k!);
+          rec.writeUInt32LE(recordCrc(rec, part), 16);
+          writeSync(fd, rec);
+          writeSync(fd, part);
+          records++;
+          written += k!;
+        }
         done += len;
         onProgress?.(done, total);
         await nextTurn();
@@ -217,7 +244,7 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
     fd = -1;
     renameSync(tmp, path);
     tmp = undefined;
-    return { mode: header.mode, bytes: total, regions: regions.length };
+    return { mode: header.mode, bytes: written, regions: regions.length };
   } catch (e) {
     giveBack(mem, taken);
     throw e;
@@ -240,9 +267,10 @@ function readAt(fd: number, pos: number, n: number, what: string, into?: Buffer)
 }
 
 /** The header and the file offset of the first record. */
-function readHeader(fd: number): [SnapshotHeader, number] {
+function readHeader(fd: number): [SnapshotHeader, number, boolean] {
   const head = readAt(fd, 0, 16, 'header');
-  if (head.toString('latin1', 0, 8) !== MAGIC) {
+  const magic = head.toString('latin1', 0, 8);
+  if (magic !== MAGIC && magic !== MAGIC_V2) {
     const old = head.toString('latin1', 0, 6) === 'GMSNAP';
     throw snapshotError(
       'ERR_SNAPSHOT_FORMAT',
@@ -267,7 +295,7 @@ function readHeader(fd: number): [SnapshotHeader, number] {
     h.regions.length > 0 &&
     h.regions.every((r) => Number.isSafeInteger(r?.base) && Number.isSafeInteger(r?.size) && r.base >= 0 && r.size > 0);
   if (!valid) throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the header does not describe a guest memory');
-  return [h, 16 + len];
+  return [h, 16 + len, magic === MAGIC];
 }
 
 /** The header of the snapshot at `path` (layout and mode), without reading its contents. */
@@ -290,12 +318,14 @@ interface SnapshotRecord {
 /**
  * Reads every record of the file and verifies it before anything is applied: each checksum,
  * the end record's count, nothing after it, and that each record lies in one region of the
- * layout `h` describes; a full snapshot must cover every region exactly, in order.
+ * layout `h` describes; a full snapshot's records come in address order without overlaps
+ * (version 2: cover every region exactly, in order).
  */
 async function verify(
   fd: number,
   h: SnapshotHeader,
   first: number,
+  sparse: boolean,
   buf: Buffer,
   progress: (n: number) => void,
 ): Promise<SnapshotRecord[]> {
@@ -315,7 +345,7 @@ async function verify(
         throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the end record is damaged');
       }
       if (readSync(fd, rec, 0, 1, pos) !== 0) throw snapshotError('ERR_SNAPSHOT_FORMAT', 'bytes after the end record');
-      if (h.mode === 'full' && region !== h.regions.length) {
+      if (h.mode === 'full' && !sparse && region !== h.regions.length) {
         throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the contents end before the last region');
       }
       return out;
@@ -324,7 +354,11 @@ async function verify(
     if (len > IO_PIECE || r === undefined || addr + len > r.base + r.size) {
       throw snapshotError('ERR_SNAPSHOT_FORMAT', `record [${addr}, +${len}) does not fit the layout`);
     }
-    if (h.mode === 'full') {
+    if (h.mode === 'full' && sparse) {
+      // in address order, none overlapping: what lies between them is zero
+      if (addr < next) throw snapshotError('ERR_SNAPSHOT_FORMAT', `record at ${addr} overlaps or precedes ${next}`);
+      next = addr + len;
+    } else if (h.mode === 'full') {
       if (addr !== next) throw snapshotError('ERR_SNAPSHOT_FORMAT', `record at ${addr} where ${next} was due`);
       next += len;
       const g = h.regions[region]!;
@@ -349,20 +383,24 @@ async function restore(
   fd: number,
   h: SnapshotHeader,
   first: number,
+  sparse: boolean,
   target: () => GuestMemoryMmap,
+  zeroGaps: boolean,
   onProgress: ((done: number, total: number) => void) | undefined,
 ): Promise<[GuestMemoryMmap, number]> {
   const buf = Buffer.allocUnsafe(IO_PIECE);
   let done = 0;
   // Progress covers both passes: verifying reads every byte once, copying once more.
   let total = h.mode === 'full' ? 2 * h.regions.reduce((s, r) => s + r.size, 0) : 0;
-  const records = await verify(fd, h, first, buf, (n) => {
+  const records = await verify(fd, h, first, sparse, buf, (n) => {
     done += n;
     if (total > 0) onProgress?.(done, total);
   });
   const bytes = records.reduce((s, r) => s + r.len, 0);
   total = 2 * bytes;
   const mem = target();
+  // a sparse full snapshot into memory that may hold data: what no record covers becomes zero
+  if (h.mode === 'full' && sparse && zeroGaps) await zeroGapsOf(mem, h, records, buf);
   for (const r of records) {
     const data = readAt(fd, r.at, r.len, 'contents', buf).subarray(0, r.len);
     mem.writeSlice(data, r.addr);
@@ -372,6 +410,39 @@ async function restore(
   }
   if (total === 0) onProgress?.(0, 0);
   return [mem, bytes];
+}
+
+/**
+ * Zeroes the bytes of every region that no record covers, writing only the 4 KiB pieces that
+ * are not zero already (an untouched page is only read).
+ */
+async function zeroGapsOf(
+  mem: GuestMemoryMmap,
+  h: SnapshotHeader,
+  records: readonly SnapshotRecord[],
+  buf: Buffer,
+): Promise<void> {
+  let k = 0;
+  for (const g of h.regions) {
+    let at = g.base;
+    const end = g.base + g.size;
+    while (at < end) {
+      while (k < records.length && records[k]!.addr + records[k]!.len <= at) k++;
+      const r = records[k];
+      const gapEnd = r !== undefined && r.addr < end ? Math.max(at, r.addr) : end;
+      for (let p = at; p < gapEnd; p += IO_PIECE) {
+        const n = Math.min(IO_PIECE, gapEnd - p);
+        const data = buf.subarray(0, n);
+        mem.readSlice(data, p);
+        for (const [a, len] of nonZeroRuns(data)) {
+          for (let z = 0; z < len; z += ZERO_GRAIN)
+            mem.writeSlice(ZERO.subarray(0, Math.min(ZERO_GRAIN, len - z)), p + a + z);
+        }
+        await nextTurn();
+      }
+      at = r !== undefined && r.addr < end ? Math.max(gapEnd, r.addr + r.len) : end;
+    }
+  }
 }
 
 function sameLayout(mem: GuestMemoryMmap, h: SnapshotHeader): boolean {
@@ -393,7 +464,7 @@ export async function loadSnapshot(path: string, options?: SnapshotOptions & Map
   const onProgress = checkProgress(options);
   const fd = openSync(checkPath(path), 'r');
   try {
-    const [h, first] = readHeader(fd);
+    const [h, first, sparse] = readHeader(fd);
     if (h.mode !== 'full') {
       throw snapshotError('ERR_SNAPSHOT_FORMAT', 'an incremental snapshot: apply it to a memory with applySnapshot');
     }
@@ -402,7 +473,8 @@ export async function loadSnapshot(path: string, options?: SnapshotOptions & Map
         h.regions.map((r) => [r.base, r.size] as const),
         options?.trackDirty === undefined ? undefined : { trackDirty: options.trackDirty },
       );
-    const [mem] = await restore(fd, h, first, make, onProgress);
+    // fresh anonymous memory is zero already: only the records are written
+    const [mem] = await restore(fd, h, first, sparse, make, false, onProgress);
     mem.resetDirty(); // restored contents are the baseline, not guest writes
     return mem;
   } finally {
@@ -428,12 +500,12 @@ export async function applySnapshot(
   const onProgress = checkProgress(options);
   const fd = openSync(checkPath(path), 'r');
   try {
-    const [h, first] = readHeader(fd);
+    const [h, first, sparse] = readHeader(fd);
     if (!sameLayout(mem, h)) throw snapshotError('ERR_SNAPSHOT_LAYOUT', 'the memory layout differs from the snapshot');
     for (const r of mem.iter()) {
       if ((r.mapping.prot & RW) !== RW) throw accessDenied(r.startAddr, 'write');
     }
-    const [, bytes] = await restore(fd, h, first, () => mem, onProgress);
+    const [, bytes] = await restore(fd, h, first, sparse, () => mem, true, onProgress);
     return { mode: h.mode, bytes, regions: h.regions.length };
   } finally {
     closeSync(fd);

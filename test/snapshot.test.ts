@@ -2,6 +2,7 @@
 // a 16 GiB sparse map, and every malformed-file and bad-argument case as a typed error.
 import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -192,5 +193,109 @@ describe('bad files and arguments', () => {
     });
     await expect(loadSnapshot(7 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(loadSnapshot(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+/** A snapshot file written by hand: `magic`, a header, and `records` of [address, bytes] (checksummed). */
+function handMade(magic: string, header: object, records: [number, Uint8Array][]): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const head = Buffer.alloc(16);
+  head.write(magic, 0, 'latin1');
+  head.writeUInt32LE(json.length, 8);
+  head.writeUInt32LE(crc32(json), 12);
+  const parts: Buffer[] = [head, json];
+  const record = (addr: number, data: Uint8Array): void => {
+    const rec = Buffer.alloc(24);
+    rec.writeBigUInt64LE(BigInt(addr), 0);
+    rec.writeBigUInt64LE(BigInt(data.length), 8);
+    rec.writeUInt32LE(crc32(data, crc32(rec.subarray(0, 16))), 16);
+    parts.push(rec, Buffer.from(data));
+  };
+  for (const [a, d] of records) record(a, d);
+  const end = Buffer.alloc(24);
+  end.writeBigUInt64LE(BigInt(records.length), 0);
+  end.writeUInt32LE(crc32(new Uint8Array(0), crc32(end.subarray(0, 16))), 16);
+  parts.push(end);
+  return Buffer.concat(parts);
+}
+
+describe('sparse full snapshots', () => {
+  it('a 1 GiB guest with 4 MiB written makes a file of about 4 MiB, loaded and applied exactly', async () => {
+    const mem = GuestMemoryMmap.fromRanges([
+      [0, 512 << 20],
+      [0x1_0000_0000, 512 << 20],
+    ]);
+    const written: [number, Uint8Array][] = [];
+    for (const [addr, size] of [
+      [0x10_0000, 1 << 20],
+      [0x1ff0_0000 - 4096, 1 << 20], // up to the end of the first region
+      [0x1_0000_0000, 2 << 20],
+    ] as const) {
+      const data = Uint8Array.from({ length: size }, (_, i) => (i * 31 + addr) & 0xff || 1);
+      mem.writeSlice(data, addr);
+      written.push([addr, data]);
+    }
+    mem.writeObj(u32, 0, 0x2000); // zero written over zero: nothing to keep
+    const p = file();
+    const info = await saveSnapshot(mem, p, { sync: false });
+    expect(info.bytes).toBe(4 << 20);
+    const size = readFileSync(p).length;
+    expect(size).toBeGreaterThan(4 << 20);
+    expect(size).toBeLessThan((4 << 20) + 4096);
+
+    const back = await loadSnapshot(p);
+    for (const [addr, data] of written) {
+      const got = new Uint8Array(data.length);
+      back.readSlice(got, addr);
+      expect(Buffer.compare(got, data)).toBe(0);
+    }
+    // applied over a memory holding other data, every byte no record covers becomes zero
+    const other = GuestMemoryMmap.fromRanges([
+      [0, 512 << 20],
+      [0x1_0000_0000, 512 << 20],
+    ]);
+    for (const a of [0, 0x5000, 0x20_0000, 0x1fff_fff0, 0x1_1000_0000, 0x1_1fff_fffc])
+      other.writeObj(u32, 0xdeadbeef, a);
+    other.writeSlice(new Uint8Array(8192).fill(9), 0x1_0000_0000 + (2 << 20) - 4096);
+    await applySnapshot(other, p);
+    for (const r of other.iter()) {
+      const a = new Uint8Array(r.len);
+      const b = new Uint8Array(r.len);
+      other.readSlice(a, r.startAddr);
+      mem.readSlice(b, r.startAddr);
+      expect(Buffer.compare(a, b)).toBe(0);
+    }
+  }, 60_000);
+
+  it('version 2 files (full snapshots covering every byte) are still read; overlapping sparse records are refused', async () => {
+    const layoutV = { mode: 'full', pageSize: 4096, regions: [{ base: 0x1000, size: 8192 }] };
+    const data = Uint8Array.from({ length: 8192 }, (_, i) => i & 0xff);
+    const v2 = file();
+    writeFileSync(v2, handMade('GMSNAP02', layoutV, [[0x1000, data]]));
+    const mem = await loadSnapshot(v2);
+    expect(mem.readObj(u32, 0x1004)).toBe(0x07060504);
+    // version 2 must cover everything
+    writeFileSync(v2, handMade('GMSNAP02', layoutV, [[0x1000, data.subarray(0, 4096)]]));
+    await expect(loadSnapshot(v2)).rejects.toMatchObject({ code: 'ERR_SNAPSHOT_FORMAT' });
+    // version 3 may leave gaps, but records go in address order without overlaps
+    const v3 = file();
+    writeFileSync(v3, handMade('GMSNAP03', layoutV, [[0x2000, data.subarray(0, 4096)]]));
+    expect((await loadSnapshot(v3)).readObj(u32, 0x2004)).toBe(0x07060504);
+    writeFileSync(
+      v3,
+      handMade('GMSNAP03', layoutV, [
+        [0x1000, data.subarray(0, 4096)],
+        [0x1800, data.subarray(0, 16)],
+      ]),
+    );
+    await expect(loadSnapshot(v3)).rejects.toMatchObject({ code: 'ERR_SNAPSHOT_FORMAT' });
+    writeFileSync(
+      v3,
+      handMade('GMSNAP03', layoutV, [
+        [0x2000, data.subarray(0, 16)],
+        [0x1000, data.subarray(0, 16)],
+      ]),
+    );
+    await expect(loadSnapshot(v3)).rejects.toMatchObject({ code: 'ERR_SNAPSHOT_FORMAT' });
   });
 });
