@@ -43,7 +43,7 @@ const LISTS = [
       '`VcpuPool` misuse and timeouts (`VcpuPoolError`); the failure of one vCPU (`VcpuError`, a subclass, with `vcpu` and `cause`).',
   },
   {
-    file: 'src/devices/device-error.ts',
+    file: 'src/device-error.ts',
     list: 'DEVICE_ERROR_CODES',
     cls: 'DeviceError',
     intro: 'Device bus registration and dispatch, MMIO exits.',

@@ -3,7 +3,7 @@ import { BroadcastChannel, receiveMessageOnPort, threadId } from 'node:worker_th
 import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
 import { checkTimeout, typeError } from './internal/args.js';
 import { GuestMemoryAtomicError } from './guest-memory-atomic-error.js';
-import { now } from './runtime/clock.js';
+import { now } from './clock.js';
 
 // Control words (Int32 indices).
 const VERSION = 0;

@@ -93,7 +93,7 @@ import {
   type WriteValue,
 } from './types.js';
 import { VolatileSlice } from './volatile-slice.js';
-import { DeviceBus } from './devices/device-bus.js';
+import { isMmioBus, type MmioBus } from './mmio-bus.js';
 
 /** The structured-clone-safe form of a GuestMemoryMmap (see {@link GuestMemoryMmap.share}). */
 export interface SharedGuestMemory {
@@ -259,7 +259,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    * The device bus that register accesses (`ld*`/`st*`) missing every region go to, or null
    * (they throw InvalidGuestAddress). Set with {@link withBus}; per thread, not shared.
    */
-  readonly bus: DeviceBus | null;
+  readonly bus: MmioBus | null;
 
   /** An empty guest memory (every access throws InvalidGuestAddress); add regions with insertRegion. */
   constructor(...args: unknown[]) {
@@ -268,7 +268,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
       throw typeError('arguments', 'none (use fromRanges/fromRegions)', args[0]);
     this.regions = Object.freeze(regions.slice());
     this.misaligned = args[0] === token && args[2] === 'split' ? 'split' : 'fault';
-    this.bus = args[0] === token && args[3] instanceof DeviceBus ? args[3] : null;
+    this.bus = args[0] === token && isMmioBus(args[3]) ? args[3] : null;
     this.splitMisaligned = this.misaligned === 'split';
     this.starts = this.regions.map((r) => r.startAddr);
     this.#spans = this.regions.map(spanOf);
@@ -921,8 +921,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    * thread's device handlers); re-apply it to maps received later (GuestMemoryAtomic snapshots).
    * @example const phys = ctx.memory.withBus(bus); const v = phys.ld32s(0x1000_0000);
    */
-  withBus(bus: DeviceBus | null): GuestMemoryMmap {
-    if (bus !== null && !(bus instanceof DeviceBus)) throw typeError('bus', 'a DeviceBus or null', bus);
+  withBus(bus: MmioBus | null): GuestMemoryMmap {
+    if (bus !== null && !isMmioBus(bus)) throw typeError('bus', 'a DeviceBus (an MmioBus) or null', bus);
     return new GuestMemoryMmap(token, this.regions as GuestRegionMmap[], this.misaligned, bus);
   }
 

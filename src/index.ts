@@ -58,7 +58,19 @@ export {
 } from './runtime/vcpu-error.js';
 export { WAKE_REASONS, type VcpuContext, type WakeReason } from './runtime/vcpu-context.js';
 export type { JobContext } from './runtime/protocol.js';
-export { now as monotonicNow } from './runtime/clock.js';
+export { now as monotonicNow } from './clock.js';
+export type { MmioBus } from './mmio-bus.js';
+export { DeviceError, DEVICE_ERROR_CODES, type DeviceErrorCode } from './device-error.js';
+export {
+  busHandler,
+  createMmioExits,
+  MmioExitPort,
+  MmioExitServer,
+  type MmioHandler,
+  type MmioRequest,
+  type ServeOptions,
+} from './runtime/mmio-exit.js';
+export { DeviceThread, type SharedDeviceChannel } from './runtime/device-thread.js';
 export { GuestTimebase, type GuestTimebaseState } from './runtime/timebase.js';
 export type { VcpuState } from './runtime/control.js';
 export { applySnapshot, loadSnapshot, readSnapshotHeader, saveSnapshot } from './snapshot.js';

@@ -1,6 +1,6 @@
 import { checkIndex, MAX_SAFE, rangeError, typeError } from '../internal/args.js';
-import { DeviceError } from './device-error.js';
-import type { MmioExitPort } from './mmio-exit.js';
+import { DeviceError } from '../device-error.js';
+import type { MmioExitPort } from '../runtime/mmio-exit.js';
 
 /** A memory-mapped device. Offsets are from the device's base. */
 export interface MmioDevice {

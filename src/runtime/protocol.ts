@@ -8,7 +8,7 @@ import type { GuestMemoryMmap, SharedGuestMemory } from '../guest-memory.js';
 import type { GuestMemoryAtomic, SharedGuestMemoryAtomic } from '../guest-memory-atomic.js';
 import { rangeError, typeError } from '../internal/args.js';
 import { RECORD_WORDS } from './control.js';
-import { mmioExitsBytes } from '../devices/mmio-exit.js';
+import { mmioExitsBytes } from './mmio-exit.js';
 import { MAX_VCPUS } from './options.js';
 
 export type SharedMemoryDescriptor = SharedGuestMemory | SharedGuestMemoryAtomic;

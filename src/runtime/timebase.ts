@@ -1,5 +1,5 @@
 import { rangeError, typeError } from '../internal/args.js';
-import { now } from './clock.js';
+import { now } from '../clock.js';
 
 /** A guest timebase as plain data: its frequency and the counter's value when it was taken. */
 export interface GuestTimebaseState {

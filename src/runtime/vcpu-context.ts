@@ -13,9 +13,9 @@ import type { GuestMemoryMmap } from '../guest-memory.js';
 import { checkTimeout, rangeError, typeError, checkIrqLine } from '../internal/args.js';
 import { ControlRecord, RunState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
-import { now } from './clock.js';
+import { now } from '../clock.js';
 import { VcpuPoolError } from './vcpu-error.js';
-import { MmioExitPort } from '../devices/mmio-exit.js';
+import { MmioExitPort } from './mmio-exit.js';
 import type { SharedRuntime } from './protocol.js';
 
 /**

@@ -6,15 +6,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { wrap, type Remote } from 'comlink';
 import { Piscina } from 'piscina';
 import { checkTimeout, rangeError, typeError, checkIrqLine } from '../internal/args.js';
-import { now } from './clock.js';
+import { now } from '../clock.js';
 import { ControlRecord, createControl, resetControl, RunState, STATE_NAMES, type VcpuState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
 import { fillOptions, resolveModule, type FilledOptions, type VcpuPoolOptions } from './options.js';
 import { fromWire, type JobTask, type SharedRuntime, type TaskResult, type VcpuTask } from './protocol.js';
 import { VcpuError, VcpuPoolError, type VcpuPoolErrorCode } from './vcpu-error.js';
-import type { DeviceBus } from '../devices/device-bus.js';
-import type { SharedDeviceChannel } from '../devices/device-thread.js';
-import { createMmioExits, MmioExitServer, type MmioHandler, type ServeOptions } from '../devices/mmio-exit.js';
+import type { MmioBus } from '../mmio-bus.js';
+import type { SharedDeviceChannel } from './device-thread.js';
+import { createMmioExits, MmioExitServer, type MmioHandler, type ServeOptions } from './mmio-exit.js';
 
 /**
  * The compiled worker entry. From dist/ it sits beside this file's tree. When this module runs
@@ -293,7 +293,7 @@ export class VcpuPool extends EventEmitter {
    * handler returns: reads and writes are both acknowledged.
    * @example const stop = new AbortController(); void pool.serveMmio(devices, { signal: stop.signal });
    */
-  serveMmio(handler: MmioHandler | DeviceBus, options?: ServeOptions): Promise<void> {
+  serveMmio(handler: MmioHandler | MmioBus, options?: ServeOptions): Promise<void> {
     return this.#mmio.serve(handler, options);
   }
 

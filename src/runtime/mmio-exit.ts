@@ -15,8 +15,8 @@
  * Atomics store after plain field writes, so the other sees complete requests and answers.
  */
 import { typeError } from '../internal/args.js';
-import { DeviceError } from './device-error.js';
-import type { DeviceBus } from './device-bus.js';
+import { DeviceError } from '../device-error.js';
+import type { MmioBus } from '../mmio-bus.js';
 
 const HEADER = 16;
 const DOORBELL = 0;
@@ -150,7 +150,7 @@ export interface ServeOptions {
 }
 
 /** A handler that dispatches exits to a DeviceBus of the device thread (by absolute address). */
-export function busHandler(bus: DeviceBus): MmioHandler {
+export function busHandler(bus: MmioBus): MmioHandler {
   return (r) => {
     if (r.size === 8) {
       if (r.write) bus.write64(r.addr, r.value64, r.vcpu);
@@ -249,7 +249,7 @@ export class MmioExitServer {
    * one vCPU are answered in order; an async handler delays only its own vCPU's answer.
    * @example const stop = new AbortController(); server.serve(busHandler(devices), { signal: stop.signal });
    */
-  async serve(handler: MmioHandler | DeviceBus, options: ServeOptions = {}): Promise<void> {
+  async serve(handler: MmioHandler | MmioBus, options: ServeOptions = {}): Promise<void> {
     const h = typeof handler === 'function' ? handler : busHandler(handler);
     const { signal, onError } = options;
     const w = this.#w;
@@ -303,7 +303,7 @@ export class MmioExitServer {
    * and at least every `pollMs`). `handler` must be synchronous.
    */
   serveBlocking(
-    handler: MmioHandler | DeviceBus,
+    handler: MmioHandler | MmioBus,
     shouldStop: () => boolean,
     pollMs = 50,
     onError?: ServeOptions['onError'],

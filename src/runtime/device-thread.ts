@@ -1,5 +1,5 @@
 import { rangeError, typeError, checkIrqLine } from '../internal/args.js';
-import { ControlRecord, RECORD_WORDS } from '../runtime/control.js';
+import { ControlRecord, RECORD_WORDS } from './control.js';
 import { MmioExitServer, mmioExitsBytes } from './mmio-exit.js';
 
 /** The structured-clone-safe form of a pool's device side. */
