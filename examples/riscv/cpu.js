@@ -395,7 +395,7 @@ export class Cpu {
   }
 
   /** Called after a slow-path RAM store. */
-  storeHook() {}
+  storeHook(_pa, _size) {}
 
   /** A load of `size` bytes at virtual (lo, hi), slow path: returns lo; 8-byte loads set tmp[1]. */
   loadSlow(lo, hi, size, signed) {
@@ -1263,7 +1263,8 @@ export class Cpu {
     const pa = this.translate(lo, hi, 2);
     const o = pa - this.ramBase;
     if (!(o >= 0 && o < this.ramSize)) {
-      if (this.phys.bus.find(pa) === undefined) throw new Trap(FETCH_ACCESS, pc);
+      if (/** @type {import('guestmem').DeviceBus} */ (this.phys.bus).find(pa) === undefined)
+        throw new Trap(FETCH_ACCESS, pc);
       return -1;
     }
     this.fill(lo, hi, 2, pa);

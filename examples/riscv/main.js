@@ -113,7 +113,7 @@ async function inspect() {
     const block = pool.stateBlock(h);
     const x = new Int32Array(block, 0, 64);
     const [pc, instret] = new Float64Array(block, 512, 2);
-    const r = await pool.remote(h).regs();
+    const r = await /** @type {any} */ (pool.remote(h)).regs();
     seen.push(instret);
     process.stderr.write(
       `inspect: hart ${h} pc=${hex(pc)} rpc-pc=${hex(r.pc)} priv=${r.priv} sp=${hex((x[5] >>> 0) * 2 ** 32 + (x[4] >>> 0))} instret=${instret}\n`,
@@ -271,6 +271,8 @@ if (values.stats) {
         `${r.interrupts} interrupts, ${r.traps - r.interrupts} exceptions, ${r.wfi} WFI sleeps, ${r.naps} spin naps, ${r.exits} MMIO exits\n`,
     );
   }
-  process.stderr.write(`IPIs (msip writes): ${ipis}; disk requests: ${virtio.device?.state.requests ?? 0}\n`);
+  process.stderr.write(
+    `IPIs (msip writes): ${ipis}; disk requests: ${/** @type {any} */ (virtio).device?.state.requests ?? 0}\n`,
+  );
 }
 process.exitCode = exitCode;
