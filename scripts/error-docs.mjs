@@ -30,6 +30,12 @@ const LISTS = [
     intro: 'Misuse of `GuestMemoryAtomic` locking.',
   },
   {
+    file: 'src/addon-error.ts',
+    list: 'ADDON_ERROR_CODES',
+    cls: 'Error (loading the addon)',
+    intro: 'Importing `guestmem` where its native addon cannot be used (plain `Error`s with a `code`).',
+  },
+  {
     file: 'src/snapshot-error.ts',
     list: 'SNAPSHOT_ERROR_CODES',
     cls: 'SnapshotError',

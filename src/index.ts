@@ -61,6 +61,7 @@ export type { JobContext } from './runtime/protocol.js';
 export { now as monotonicNow } from './clock.js';
 export type { MmioBus } from './mmio-bus.js';
 export { DeviceError, DEVICE_ERROR_CODES, type DeviceErrorCode } from './device-error.js';
+export { ADDON_ERROR_CODES, type AddonErrorCode } from './addon-error.js';
 export {
   busHandler,
   createMmioExits,

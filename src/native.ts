@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestMemoryError } from './errors.js';
+import type { AddonErrorCode } from './addon-error.js';
 
 export interface NativeAddon {
   setErrorClass(cls: typeof GuestMemoryError): void;
@@ -60,9 +61,13 @@ function load(): NativeAddon {
     return nodeGypBuild(packageRoot()) as NativeAddon;
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_GUESTMEM_ADDON_NODE_MAJOR') throw e;
-    throw new Error('guestmem: no native addon for this Node line; run `npm rebuild guestmem` (needs g++ and make)', {
-      cause: e,
-    });
+    const err = new Error(
+      'guestmem: no native addon for this Node line; run `npm rebuild guestmem` (needs g++ and make)',
+      {
+        cause: e,
+      },
+    );
+    throw Object.assign(err, { code: 'ERR_GUESTMEM_ADDON_MISSING' satisfies AddonErrorCode });
   }
 }
 

@@ -16,6 +16,8 @@ export const VCPU_POOL_ERROR_CODES = [
   'ERR_VCPU_PAUSE_TIMEOUT',
   /** The module option names no file. */
   'ERR_MODULE_NOT_FOUND',
+  /** Run from the TypeScript sources, the pool found dist/ missing or older than a source: run `npm run build:ts`. */
+  'ERR_VCPU_STALE_BUILD',
   /** ctx.expose() called twice. */
   'ERR_VCPU_EXPOSED',
   /** A remote() call to a vCPU that has returned, failed, or whose run was stopped. */

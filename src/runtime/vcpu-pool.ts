@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { wrap, type Remote } from 'comlink';
 import { Piscina } from 'piscina';
 import { checkTimeout, rangeError, typeError, checkIrqLine } from '../internal/args.js';
 import { now } from '../clock.js';
+import { staleBuild } from '../internal/stale-build.js';
 import { ControlRecord, createControl, resetControl, RunState, STATE_NAMES, type VcpuState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
 import { fillOptions, resolveModule, type FilledOptions, type VcpuPoolOptions } from './options.js';
@@ -27,28 +27,9 @@ function workerEntry(): string {
   const built = join(root, 'dist/workers/vcpu-worker.js');
   const stale = staleBuild(root, built);
   if (stale !== null) {
-    throw new VcpuPoolError('ERR_MODULE_NOT_FOUND', `VcpuPool: ${stale}; run \`npm run build:ts\``);
+    throw new VcpuPoolError('ERR_VCPU_STALE_BUILD', `VcpuPool: ${stale}; run \`npm run build:ts\``);
   }
   return pathToFileURL(built).href;
-}
-
-/** Why dist/ cannot stand for src/ and workers/ (missing, or older than a source), or null. */
-function staleBuild(root: string, built: string): string | null {
-  if (!existsSync(built)) return `${built} does not exist`;
-  const builtAt = statSync(built).mtimeMs;
-  const walk = (dir: string): string | null => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) {
-        const r = walk(p);
-        if (r !== null) return r;
-      } else if (e.name.endsWith('.ts') && statSync(p).mtimeMs > builtAt) {
-        return `the build in dist/ is older than ${p}`;
-      }
-    }
-    return null;
-  };
-  return walk(join(root, 'src')) ?? walk(join(root, 'workers'));
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: VcpuError };
