@@ -77,6 +77,18 @@ export type { VcpuState } from './runtime/control.js';
 export { applySnapshot, loadSnapshot, readSnapshotHeader, saveSnapshot } from './snapshot.js';
 export type { SaveOptions, SnapshotHeader, SnapshotInfo, SnapshotOptions } from './snapshot.js';
 export { SnapshotError, SNAPSHOT_ERROR_CODES, type SnapshotErrorCode } from './snapshot-error.js';
+export {
+  applyMachineSnapshot,
+  loadMachineSnapshot,
+  MAX_STATE_NAME,
+  readMachineSnapshotHeader,
+  saveMachineSnapshot,
+  type LoadedMachine,
+  type MachineRecordInfo,
+  type MachineSnapshotHeader,
+  type MachineState,
+  type SaveMachineOptions,
+} from './machine-snapshot.js';
 export { Translation, TranslationCache, type TranslationCacheOptions } from './translation-cache.js';
 export * from './loader/index.js';
 export * from './devices/index.js';

@@ -176,6 +176,42 @@ function openTemp(path: string): [string, number] {
 export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?: SaveOptions): Promise<SnapshotInfo> {
   checkMemory(mem);
   checkPath(path);
+  checkProgress(options);
+  return writeFileAtomically(path, options?.sync !== false, (fd) => writeSnapshot(mem, fd, options));
+}
+
+/**
+ * @internal Writes a file as saveSnapshot does: `body` writes into a temporary file of its own
+ * (O_EXCL beside `path`), which is fsynced (with `sync`) and renamed over `path` once `body`
+ * resolved; on any failure the temporary file is removed and `path` keeps what it had.
+ */
+export async function writeFileAtomically<T>(
+  path: string,
+  sync: boolean,
+  body: (fd: number) => Promise<T>,
+): Promise<T> {
+  let tmp: string | undefined;
+  let fd = -1;
+  try {
+    [tmp, fd] = openTemp(path);
+    const result = await body(fd);
+    if (sync) fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+    tmp = undefined;
+    return result;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    if (tmp !== undefined) rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * @internal Writes `mem`'s snapshot (header, records, end record) at `fd`'s current position.
+ * Takes the dirty set first and gives it back if anything fails.
+ */
+export async function writeSnapshot(mem: GuestMemoryMmap, fd: number, options?: SaveOptions): Promise<SnapshotInfo> {
   const onProgress = checkProgress(options);
   const incremental = options?.incremental === true;
   const regions = [...mem.iter()];
@@ -194,10 +230,7 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
   const taken = mem.dirtyPages({ reset: true });
   const spans = incremental ? runs(mem, taken, pageSize) : regions.map((r) => [r.startAddr, r.len] as [number, number]);
   const total = spans.reduce((s, [, n]) => s + n, 0);
-  let tmp: string | undefined;
-  let fd = -1;
   try {
-    [tmp, fd] = openTemp(path);
     const json = Buffer.from(JSON.stringify(header));
     const head = Buffer.alloc(16);
     head.write(MAGIC, 0, 'latin1');
@@ -239,18 +272,10 @@ export async function saveSnapshot(mem: GuestMemoryMmap, path: string, options?:
     rec.writeUInt32LE(recordCrc(rec, new Uint8Array(0)), 16);
     writeSync(fd, rec);
     if (total === 0) onProgress?.(0, 0);
-    if (options?.sync !== false) fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
-    tmp = undefined;
     return { mode: header.mode, bytes: written, regions: regions.length };
   } catch (e) {
     giveBack(mem, taken);
     throw e;
-  } finally {
-    if (fd >= 0) closeSync(fd);
-    if (tmp !== undefined) rmSync(tmp, { force: true });
   }
 }
 
@@ -266,9 +291,9 @@ function readAt(fd: number, pos: number, n: number, what: string, into?: Buffer)
   return b;
 }
 
-/** The header and the file offset of the first record. */
-function readHeader(fd: number): [SnapshotHeader, number, boolean] {
-  const head = readAt(fd, 0, 16, 'header');
+/** @internal The header of the snapshot at `base` in `fd`, the file offset of its first record, and whether it is version 3. */
+export function readHeader(fd: number, base = 0): [SnapshotHeader, number, boolean] {
+  const head = readAt(fd, base, 16, 'header');
   const magic = head.toString('latin1', 0, 8);
   if (magic !== MAGIC && magic !== MAGIC_V2) {
     const old = head.toString('latin1', 0, 6) === 'GMSNAP';
@@ -279,7 +304,7 @@ function readHeader(fd: number): [SnapshotHeader, number, boolean] {
   }
   const len = head.readUInt32LE(8);
   if (len > 64 << 20) throw snapshotError('ERR_SNAPSHOT_FORMAT', `header of ${len} bytes`);
-  const json = readAt(fd, 16, len, 'header');
+  const json = readAt(fd, base + 16, len, 'header');
   if (crc32(json) !== head.readUInt32LE(12))
     throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the header checksum does not match');
   let h: SnapshotHeader;
@@ -295,7 +320,7 @@ function readHeader(fd: number): [SnapshotHeader, number, boolean] {
     h.regions.length > 0 &&
     h.regions.every((r) => Number.isSafeInteger(r?.base) && Number.isSafeInteger(r?.size) && r.base >= 0 && r.size > 0);
   if (!valid) throw snapshotError('ERR_SNAPSHOT_FORMAT', 'the header does not describe a guest memory');
-  return [h, 16 + len, magic === MAGIC];
+  return [h, base + 16 + len, magic === MAGIC];
 }
 
 /** The header of the snapshot at `path` (layout and mode), without reading its contents. */
@@ -461,25 +486,35 @@ function sameLayout(mem: GuestMemoryMmap, h: SnapshotHeader): boolean {
  * @example const mem = await loadSnapshot('/tmp/vm.snap');
  */
 export async function loadSnapshot(path: string, options?: SnapshotOptions & MappingOptions): Promise<GuestMemoryMmap> {
-  const onProgress = checkProgress(options);
+  checkProgress(options);
   const fd = openSync(checkPath(path), 'r');
   try {
-    const [h, first, sparse] = readHeader(fd);
-    if (h.mode !== 'full') {
-      throw snapshotError('ERR_SNAPSHOT_FORMAT', 'an incremental snapshot: apply it to a memory with applySnapshot');
-    }
-    const make = (): GuestMemoryMmap =>
-      GuestMemoryMmap.fromRanges(
-        h.regions.map((r) => [r.base, r.size] as const),
-        options?.trackDirty === undefined ? undefined : { trackDirty: options.trackDirty },
-      );
-    // fresh anonymous memory is zero already: only the records are written
-    const [mem] = await restore(fd, h, first, sparse, make, false, onProgress);
-    mem.resetDirty(); // restored contents are the baseline, not guest writes
-    return mem;
+    return await loadSnapshotAt(fd, 0, options);
   } finally {
     closeSync(fd);
   }
+}
+
+/** @internal loadSnapshot of the snapshot that starts at offset `base` of `fd` and runs to its end. */
+export async function loadSnapshotAt(
+  fd: number,
+  base: number,
+  options?: SnapshotOptions & MappingOptions,
+): Promise<GuestMemoryMmap> {
+  const onProgress = checkProgress(options);
+  const [h, first, sparse] = readHeader(fd, base);
+  if (h.mode !== 'full') {
+    throw snapshotError('ERR_SNAPSHOT_FORMAT', 'an incremental snapshot: apply it to a memory with applySnapshot');
+  }
+  const make = (): GuestMemoryMmap =>
+    GuestMemoryMmap.fromRanges(
+      h.regions.map((r) => [r.base, r.size] as const),
+      options?.trackDirty === undefined ? undefined : { trackDirty: options.trackDirty },
+    );
+  // fresh anonymous memory is zero already: only the records are written
+  const [mem] = await restore(fd, h, first, sparse, make, false, onProgress);
+  mem.resetDirty(); // restored contents are the baseline, not guest writes
+  return mem;
 }
 
 /**
@@ -497,17 +532,28 @@ export async function applySnapshot(
   options?: SnapshotOptions,
 ): Promise<SnapshotInfo> {
   checkMemory(mem);
-  const onProgress = checkProgress(options);
+  checkProgress(options);
   const fd = openSync(checkPath(path), 'r');
   try {
-    const [h, first, sparse] = readHeader(fd);
-    if (!sameLayout(mem, h)) throw snapshotError('ERR_SNAPSHOT_LAYOUT', 'the memory layout differs from the snapshot');
-    for (const r of mem.iter()) {
-      if ((r.mapping.prot & RW) !== RW) throw accessDenied(r.startAddr, 'write');
-    }
-    const [, bytes] = await restore(fd, h, first, sparse, () => mem, true, onProgress);
-    return { mode: h.mode, bytes, regions: h.regions.length };
+    return await applySnapshotAt(mem, fd, 0, options);
   } finally {
     closeSync(fd);
   }
+}
+
+/** @internal applySnapshot of the snapshot that starts at offset `base` of `fd` and runs to its end. */
+export async function applySnapshotAt(
+  mem: GuestMemoryMmap,
+  fd: number,
+  base: number,
+  options?: SnapshotOptions,
+): Promise<SnapshotInfo> {
+  const onProgress = checkProgress(options);
+  const [h, first, sparse] = readHeader(fd, base);
+  if (!sameLayout(mem, h)) throw snapshotError('ERR_SNAPSHOT_LAYOUT', 'the memory layout differs from the snapshot');
+  for (const r of mem.iter()) {
+    if ((r.mapping.prot & RW) !== RW) throw accessDenied(r.startAddr, 'write');
+  }
+  const [, bytes] = await restore(fd, h, first, sparse, () => mem, true, onProgress);
+  return { mode: h.mode, bytes, regions: h.regions.length };
 }
