@@ -216,6 +216,41 @@ export class Cpu {
     this.csr[2 * n + 1] = hi;
   }
 
+  /**
+   * The hart's architectural state as plain data (a machine snapshot's record): pc, privilege,
+   * the registers, every CSR, PMP, instructions retired and whether it sits in WFI. TLBs and
+   * LR/SC reservations are not state: a restored hart refills the one and has lost the other.
+   */
+  saveState() {
+    return {
+      pc: this.pc,
+      priv: this.priv,
+      instret: this.instret,
+      wfi: this.wfi,
+      x: Int32Array.from(this.x),
+      csr: Int32Array.from(this.csr),
+      pmp: Int32Array.from(this.pmp),
+    };
+  }
+
+  /** Takes the state saveState gave (of this hart, in this or another process). */
+  loadState(s) {
+    if (s.x.length !== this.x.length || s.csr.length !== this.csr.length || s.pmp.length !== this.pmp.length)
+      throw new Error(`hart ${this.hartid}: a saved state of another shape`);
+    this.pc = s.pc;
+    this.priv = s.priv;
+    this.instret = s.instret;
+    this.wfi = s.wfi;
+    this.x.set(s.x);
+    this.csr.set(s.csr);
+    this.pmp.set(s.pmp);
+    this.resAddr = 0;
+    Atomics.store(this.resv, this.resSlot, -1);
+    this.useTlb(this.tlbSets[this.priv]);
+    this.flushTlb();
+    this.fetchPage = -1;
+  }
+
   flushTlb() {
     for (const t of this.tlbSets) {
       if (t === null) continue;

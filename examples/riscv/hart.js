@@ -78,11 +78,16 @@ export default async function hart(ctx) {
   };
   const reservations = new Int32Array(a.platform.reservations);
   const cpu = new Cpu({ hartid: id, regs, phys, platform, ram: a.ram, path: a.path, reservations });
-  cpu.pc = a.entry;
-  // a0 = hartid, a1 = device tree address (none here), as firmware would hand over
-  regs[20] = id;
+  if (a.restore) cpu.loadState(a.restore[id]);
+  else {
+    cpu.pc = a.entry;
+    // a0 = hartid, a1 = device tree address (none here), as firmware would hand over
+    regs[20] = id;
+  }
   ctx.expose({
     regs: () => ({ pc: cpu.pc, priv: cpu.priv, x: Array.from(regs) }),
+    // the hart's state for a machine snapshot (asked while the pool is paused)
+    save: () => cpu.saveState(),
   });
 
   const tohost = a.tohost;

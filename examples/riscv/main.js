@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT]
-//                  [--timeout S] [--stats] [--inspect-at TEXT] [--path tcache|raw|checked] [ELF]
+//                  [--timeout S] [--stats] [--inspect-at TEXT] [--path tcache|raw|checked]
+//                  [--snapshot FILE --snapshot-at TEXT] [--restore FILE] [ELF]
 // A multi-hart RV64IMA machine (QEMU virt layout) on guestmem: one VcpuPool vCPU per hart.
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -8,7 +9,11 @@ import { fileURLToPath } from 'node:url';
 import {
   DeviceBus,
   GuestMemoryMmap,
+  GuestTimebase,
+  InterruptController,
   LoaderError,
+  loadMachineSnapshot,
+  saveMachineSnapshot,
   VcpuPool,
   Serial16550,
   VirtioBlk,
@@ -17,7 +22,16 @@ import {
   loadElf,
   u64,
 } from 'guestmem';
-import { createPlatform, MAX_HARTS, Plic, UART_BASE, UART_IRQ, VIRTIO_BASE, VIRTIO_IRQ } from './devices/platform.js';
+import {
+  createPlatform,
+  MAX_HARTS,
+  Plic,
+  TICKS_PER_MS,
+  UART_BASE,
+  UART_IRQ,
+  VIRTIO_BASE,
+  VIRTIO_IRQ,
+} from './devices/platform.js';
 
 const RAM_BASE = 0x8000_0000;
 const DEFAULT_ELF = fileURLToPath(new URL('./guest/smp.elf', import.meta.url));
@@ -44,6 +58,9 @@ try {
       stats: { type: 'boolean', default: false },
       'inspect-at': { type: 'string' },
       path: { type: 'string', default: 'tcache' },
+      snapshot: { type: 'string' },
+      'snapshot-at': { type: 'string' },
+      restore: { type: 'string' },
     },
   });
 } catch (e) {
@@ -65,28 +82,59 @@ const elfPath = positionals[0] ?? DEFAULT_ELF;
 if (!existsSync(elfPath)) usage(`no such ELF file: ${elfPath}`);
 if (values.disk !== undefined && !existsSync(values.disk)) usage(`no such disk image: ${values.disk}`);
 const input = values.input.replace(/\\n/g, '\n');
+if ((values.snapshot === undefined) !== (values['snapshot-at'] === undefined))
+  usage('--snapshot FILE and --snapshot-at TEXT go together');
+if (values.restore !== undefined && !existsSync(values.restore)) usage(`no such snapshot: ${values.restore}`);
 
-// ---- memory and image ----
-const memory = GuestMemoryMmap.fromRanges([[RAM_BASE, memMiB * 2 ** 20]]);
-let elf;
-try {
-  const fd = openSync(elfPath, 'r');
+// ---- memory and image (or a machine snapshot: the same machine options, its memory and state) ----
+let memory;
+let tohost;
+let entry = 0;
+/** @type {any} the state records of a --restore snapshot */
+let saved = null;
+if (values.restore !== undefined) {
   try {
-    elf = loadElf(memory, { fd });
-  } finally {
-    closeSync(fd);
+    ({ memory, state: saved } = await loadMachineSnapshot(values.restore));
+  } catch (e) {
+    usage(`${values.restore}: ${e.message}`);
   }
-} catch (e) {
-  usage(e instanceof LoaderError ? `${elfPath}: ${e.message}` : `${elfPath}: ${e.message}`);
+  const m = saved.machine;
+  if (m?.harts !== harts || m?.mem !== memMiB || m?.disk !== (values.disk !== undefined))
+    usage(
+      `${values.restore} was taken with --harts ${m?.harts} --mem ${m?.mem}${m?.disk ? ' --disk' : ''}: restore with the same options`,
+    );
+  tohost = m.tohost;
+} else {
+  memory = GuestMemoryMmap.fromRanges([[RAM_BASE, memMiB * 2 ** 20]]);
+  let elf;
+  try {
+    const fd = openSync(elfPath, 'r');
+    try {
+      elf = loadElf(memory, { fd });
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    usage(e instanceof LoaderError ? `${elfPath}: ${e.message}` : `${elfPath}: ${e.message}`);
+  }
+  if (elf.machine !== 243 || elf.class !== 64) usage(`${elfPath}: not an RV64 executable`);
+  tohost = elf.symbols.get('tohost') ?? null;
+  entry = elf.entry;
+  // our own guests (guest/*.S) read the hart count from their 'harts' symbol
+  const hartsSym = elf.symbols.get('harts');
+  if (hartsSym !== undefined) memory.writeObj(u64, BigInt(harts), hartsSym);
 }
-if (elf.machine !== 243 || elf.class !== 64) usage(`${elfPath}: not an RV64 executable`);
-const tohost = elf.symbols.get('tohost') ?? null;
-// our own guests (guest/*.S) read the hart count from their 'harts' symbol
-const hartsSym = elf.symbols.get('harts');
-if (hartsSym !== undefined) memory.writeObj(u64, BigInt(harts), hartsSym);
 
 // ---- platform and devices ----
 const platform = createPlatform(harts);
+const CLOCK_HZ = TICKS_PER_MS * 1000;
+if (saved !== null) {
+  // the interrupt controllers, the timer compare values and the guest clock where they were
+  platform.plic = InterruptController.fromState(saved.plic).share();
+  platform.msip = InterruptController.fromState(saved.msip).share();
+  new Int32Array(platform.mtimecmp).set(saved.mtimecmp);
+  platform.t0 = new GuestTimebase({ frequency: CLOCK_HZ }, saved.clock).epoch;
+}
 const pool = new VcpuPool({
   memory,
   vcpus: harts,
@@ -95,9 +143,10 @@ const pool = new VcpuPool({
 });
 const plic = new Plic(platform.plic, (h) => pool.kick(h));
 
-let console_ = '';
+let console_ = saved?.console ?? '';
 let pendingOut = '';
 let untilHit = false;
+let snapshotted = false;
 let inspected = false;
 
 /**
@@ -140,38 +189,51 @@ let typed = [];
 const feed = () => {
   if (typed.length > 0) typed = typed.slice(uart.enqueue(typed));
 };
-const uart = new Serial16550({
-  // xv6 polls LSR and never reads IIR with THR-empty enabled: an LSR read acknowledges it
-  lsrAcksThre: true,
-  inputDrained: () => feed(),
-  output: (b) => {
-    const ch = String.fromCharCode(b);
-    pendingOut += ch;
-    console_ += ch;
-    if (ch === '\n' || pendingOut.length > 256) flush();
-    if (console_.length > 65536) console_ = console_.slice(-4096);
-    if (values['inspect-at'] !== undefined && !inspected && console_.includes(values['inspect-at'])) {
-      inspected = true;
-      inspect().catch((e) => {
-        process.stderr.write(`riscv: inspect failed: ${e.message}\n`);
-        finish(1);
-      });
-    }
-    if (values.until !== undefined && !untilHit && console_.includes(values.until)) {
-      untilHit = true;
-      finish(0);
-    }
-    // console input, a line at a time, each when the shell shows its prompt
-    if (promptPaced && console_.endsWith('$ ')) {
-      const next = lines.shift();
-      if (next !== undefined) {
-        typed.push(...Buffer.from(next, 'latin1'));
-        feed();
+const uart = new Serial16550(
+  {
+    // xv6 polls LSR and never reads IIR with THR-empty enabled: an LSR read acknowledges it
+    lsrAcksThre: true,
+    inputDrained: () => feed(),
+    output: (b) => {
+      const ch = String.fromCharCode(b);
+      pendingOut += ch;
+      console_ += ch;
+      if (ch === '\n' || pendingOut.length > 256) flush();
+      if (console_.length > 65536) console_ = console_.slice(-4096);
+      if (values['inspect-at'] !== undefined && !inspected && console_.includes(values['inspect-at'])) {
+        inspected = true;
+        inspect().catch((e) => {
+          process.stderr.write(`riscv: inspect failed: ${e.message}\n`);
+          finish(1);
+        });
       }
-    }
+      if (values.snapshot !== undefined && !snapshotted && console_.includes(values['snapshot-at'])) {
+        snapshotted = true;
+        snapshot().then(
+          () => finish(0),
+          (e) => {
+            process.stderr.write(`riscv: snapshot failed: ${e.message}\n`);
+            finish(1);
+          },
+        );
+      }
+      if (values.until !== undefined && !untilHit && console_.includes(values.until)) {
+        untilHit = true;
+        finish(0);
+      }
+      // console input, a line at a time, each when the shell shows its prompt
+      if (promptPaced && console_.endsWith('$ ')) {
+        const next = lines.shift();
+        if (next !== undefined) {
+          typed.push(...Buffer.from(next, 'latin1'));
+          feed();
+        }
+      }
+    },
+    interrupt: (high) => plic.setLevel(UART_IRQ, high),
   },
-  interrupt: (high) => plic.setLevel(UART_IRQ, high),
-});
+  saved?.uart,
+);
 if (!promptPaced && input.length > 0) {
   typed = [...Buffer.from(input, 'latin1')];
   feed();
@@ -186,13 +248,42 @@ if (values.disk !== undefined) {
 }
 // the library's virtio-blk behind its virtio-mmio transport; without a disk, an empty slot
 // (device ID 0), as QEMU's virt machine leaves its unused virtio-mmio windows
+const blk = diskFd === null ? null : new VirtioBlk({ fd: diskFd }, saved?.blk);
 const virtio =
-  diskFd === null
+  blk === null
     ? { read: (off) => (off === 0 ? VIRTIO_MMIO_MAGIC : off === 4 ? 2 : 0), write: () => {} }
-    : new VirtioMmioTransport(new VirtioBlk({ fd: diskFd }), {
-        mem: memory,
-        interrupt: (high) => plic.setLevel(VIRTIO_IRQ, high),
-      });
+    : new VirtioMmioTransport(
+        blk,
+        { mem: memory, interrupt: (high) => plic.setLevel(VIRTIO_IRQ, high) },
+        saved?.virtio,
+      );
+
+/**
+ * --snapshot: pauses every hart and saves the machine (memory; harts; PLIC, msip and mtimecmp;
+ * the guest clock; the UART and the virtio-blk transport and device; the console's tail) to the
+ * file; --restore continues from it. The disk image is the disk's own file, as with QEMU.
+ */
+async function snapshot() {
+  await pool.pause(10_000);
+  const hartStates = [];
+  for (let h = 0; h < harts; h++) hartStates.push(await /** @type {any} */ (pool.remote(h)).save());
+  const state = {
+    machine: { harts, mem: memMiB, disk: blk !== null, tohost },
+    harts: hartStates,
+    plic: plic.irq.state(),
+    msip: InterruptController.fromShared(platform.msip).state(),
+    mtimecmp: Int32Array.from(new Int32Array(platform.mtimecmp)),
+    clock: new GuestTimebase({ frequency: CLOCK_HZ, epoch: platform.t0 }).state,
+    uart: uart.state,
+    console: console_.slice(-4096),
+    ...(blk === null ? {} : { virtio: /** @type {VirtioMmioTransport} */ (virtio).state, blk: blk.state }),
+  };
+  const info = await saveMachineSnapshot(values.snapshot, memory, state);
+  flush();
+  process.stderr.write(
+    `riscv: machine snapshot ${values.snapshot}: ${info.records.length} state records, ${harts} harts\n`,
+  );
+}
 const devices = new DeviceBus();
 devices.register(UART_BASE, 0x100, uart, 'uart');
 devices.register(VIRTIO_BASE, 0x1000, virtio, 'virtio');
@@ -242,10 +333,19 @@ if (timeout > 0) {
 await pool.start({
   platform,
   ram: { base: RAM_BASE, size: memMiB * 2 ** 20 },
-  entry: elf.entry,
+  entry,
   tohost,
+  restore: saved?.harts ?? null,
   path: values.path,
 });
+// a restored shell waits at its prompt: type the first line now
+if (saved !== null && promptPaced && console_.endsWith('$ ')) {
+  const next = lines.shift();
+  if (next !== undefined) {
+    typed.push(...Buffer.from(next, 'latin1'));
+    feed();
+  }
+}
 await finished;
 clearTimeout(timer);
 let results = [];

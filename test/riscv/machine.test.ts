@@ -177,6 +177,92 @@ describe.runIf(haveXv6)('riscv machine: xv6 on 3 harts', () => {
     expect(r.out).toContain('init: starting sh');
   }, 200_000);
 
+  it('a machine snapshot at the shell prompt, restored in another process, goes on with the session (disk and files included)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riscv-snap-'));
+    try {
+      const disk = join(dir, 'fs.img');
+      copyFileSync(join(xv6, 'fs.img'), disk);
+      const snap = join(dir, 'vm.gmm');
+      const common = ['--harts', '3', '--disk', disk, '--timeout', '120'];
+      // write a file first, so the restored machine has to find it on the disk and in its cache
+      const a = await machine(
+        [
+          ...common,
+          '--input',
+          'echo before > f\\n',
+          '--snapshot',
+          snap,
+          '--snapshot-at',
+          '$ echo before > f\n$ ',
+          join(xv6, 'kernel'),
+        ],
+        180_000,
+      );
+      expect(a.code, a.err).toBe(0);
+      expect(a.err).toContain('machine snapshot');
+      const b = await machine(
+        [
+          ...common,
+          '--restore',
+          snap,
+          '--input',
+          'cat f\\necho restored-ok\\n',
+          '--until',
+          'restored-ok\n$ ',
+          join(xv6, 'kernel'),
+        ],
+        180_000,
+      );
+      expect(b.code, b.err).toBe(0);
+      expect(b.out).not.toContain('init: starting sh'); // no second boot
+      expect(b.out).toMatch(/^cat f\nbefore\n\$ echo restored-ok\n/); // the prompt came before the snapshot
+      // another machine's options are refused
+      const c = await machine(['--harts', '2', '--disk', disk, '--restore', snap, join(xv6, 'kernel')]);
+      expect(c.code).toBe(2);
+      expect(c.err).toContain('restore with the same options');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 400_000);
+
+  it.runIf(process.env.RISCV_LONG === '1')(
+    'usertests pipe1 snapshotted at "usertests starting" and restored in another process passes (RISCV_LONG=1)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'riscv-snap-'));
+      try {
+        const disk = join(dir, 'fs.img');
+        copyFileSync(join(xv6, 'fs.img'), disk);
+        const snap = join(dir, 'vm.gmm');
+        const common = ['--harts', '3', '--disk', disk];
+        const a = await machine(
+          [
+            ...common,
+            '--input',
+            'usertests pipe1\\n',
+            '--snapshot',
+            snap,
+            '--snapshot-at',
+            'usertests starting',
+            '--timeout',
+            '300',
+            join(xv6, 'kernel'),
+          ],
+          360_000,
+        );
+        expect(a.code, a.err).toBe(0);
+        const b = await machine(
+          [...common, '--restore', snap, '--until', 'ALL TESTS PASSED', '--timeout', '900', join(xv6, 'kernel')],
+          960_000,
+        );
+        expect(b.code, b.err).toBe(0);
+        expect(b.out).not.toContain('usertests starting');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    1_400_000,
+  );
+
   it('boots, then a scripted shell session gives the right output', async () => {
     const input = [
       'ls',
