@@ -89,6 +89,14 @@ export {
   type MachineState,
   type SaveMachineOptions,
 } from './machine-snapshot.js';
+export {
+  migrateFrom,
+  migrateTo,
+  type MigratedMachine,
+  type MigrationReport,
+  type MigrationTotals,
+  type MigrationSourceOptions,
+} from './migration.js';
 export { Translation, TranslationCache, type TranslationCacheOptions } from './translation-cache.js';
 export * from './loader/index.js';
 export * from './devices/index.js';

@@ -6,8 +6,10 @@ export const SNAPSHOT_ERROR_CODES = [
   'ERR_SNAPSHOT_FORMAT',
   /** The snapshot's region layout differs from the memory it is applied to. */
   'ERR_SNAPSHOT_LAYOUT',
-  /** An incremental save of a memory whose regions do not all track dirty pages. */
+  /** An incremental save (or a live migration) of a memory whose regions do not all track dirty pages. */
   'ERR_SNAPSHOT_UNTRACKED',
+  /** A live migration failed: the connection broke, the target refused, or a frame was damaged (the source has resumed its guest). */
+  'ERR_MIGRATION',
 ] as const;
 
 /** One of SNAPSHOT_ERROR_CODES. */
