@@ -6,7 +6,7 @@ await pool.start(); // every vCPU is running when this resolves
 await new Promise((resolve) => setTimeout(resolve, 100));
 
 await pool.pause(); // every vCPU is parked at a checkpoint
-const regs = await Promise.all([0, 1].map((id) => /** @type {any} */ (pool.remote(id)).regs()));
+const regs = await Promise.all([0, 1].map((id) => pool.remote(id).regs()));
 console.log('paused; counter', memory.load(u32, 0), 'regs', regs);
 pool.resume();
 await new Promise((resolve) => setTimeout(resolve, 50));
