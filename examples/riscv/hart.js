@@ -81,8 +81,10 @@ export default async function hart(ctx) {
   if (a.restore) cpu.loadState(a.restore[id]);
   else {
     cpu.pc = a.entry;
-    // a0 = hartid, a1 = device tree address (none here), as firmware would hand over
+    // a0 = hartid, a1 = the device tree's address, as firmware hands them over
     regs[20] = id;
+    regs[22] = a.dtb >>> 0;
+    regs[23] = Math.floor(a.dtb / 2 ** 32);
   }
   ctx.expose({
     regs: () => ({ pc: cpu.pc, priv: cpu.priv, x: Array.from(regs) }),

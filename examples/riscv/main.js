@@ -22,6 +22,7 @@ import {
   loadElf,
   u64,
 } from 'guestmem';
+import { machineDeviceTree } from './devices/device-tree.js';
 import {
   createPlatform,
   MAX_HARTS,
@@ -90,6 +91,9 @@ if (values.restore !== undefined && !existsSync(values.restore)) usage(`no such 
 let memory;
 let tohost;
 let entry = 0;
+let imageEnd = RAM_BASE;
+/** Where the device tree is (a1 of every hart at start), 2 MiB below the end of RAM. */
+let dtbAddr = 0;
 /** @type {any} the state records of a --restore snapshot */
 let saved = null;
 if (values.restore !== undefined) {
@@ -123,6 +127,23 @@ if (values.restore !== undefined) {
   // our own guests (guest/*.S) read the hart count from their 'harts' symbol
   const hartsSym = elf.symbols.get('harts');
   if (hartsSym !== undefined) memory.writeObj(u64, BigInt(harts), hartsSym);
+  imageEnd = elf.end;
+}
+
+// ---- the device tree (a1 at start, as firmware hands it over) ----
+if (saved === null) {
+  const dtb = machineDeviceTree({
+    harts,
+    ramBase: RAM_BASE,
+    ramSize: memMiB * 2 ** 20,
+    isa: 'rv64ima_zicsr_zifencei',
+    uart: { base: UART_BASE, irq: UART_IRQ },
+    virtio: [{ base: VIRTIO_BASE, irq: VIRTIO_IRQ }],
+    bootargs: 'console=ttyS0',
+  });
+  dtbAddr = RAM_BASE + memMiB * 2 ** 20 - Math.max(2 ** 21, Math.ceil(dtb.length / 4096) * 4096);
+  if (dtbAddr < imageEnd) usage(`${elfPath}: the image reaches the device tree's place at 0x${dtbAddr.toString(16)}`);
+  memory.writeSlice(dtb, dtbAddr);
 }
 
 // ---- platform and devices ----
@@ -334,6 +355,7 @@ await pool.start({
   platform,
   ram: { base: RAM_BASE, size: memMiB * 2 ** 20 },
   entry,
+  dtb: dtbAddr,
   tohost,
   restore: saved?.harts ?? null,
   path: values.path,
