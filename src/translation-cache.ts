@@ -60,6 +60,9 @@ export class Translation {
   }
 }
 
+/** Write translations a cache keeps for handing out again (direct-mapped by run index). */
+const WRITE_SLOTS = 256;
+
 /** Options of `new TranslationCache(memory, options)`. */
 export interface TranslationCacheOptions {
   /**
@@ -75,7 +78,9 @@ export interface TranslationCacheOptions {
  * per guest access. `lookup(addr, write)` returns a {@link Translation}: the typed-array views
  * over the RAM that holds `addr` and the run [start, end) they may be used for, so the
  * interpreter's own loop does `t.u32[(a + t.offset) >>> 2]` for every `a` in the run: a plain
- * typed-array access, exactly what hand-made views cost.
+ * typed-array access, exactly what hand-made views cost. The cache keeps what it handed out
+ * until `flush()`: the read translation of each region, and the last 256 write runs
+ * (direct-mapped), so a lookup that hits allocates nothing and returns the same object.
  *
  * Validity: translations stay valid until {@link TranslationCache.valid} turns false, which
  * happens when the GuestMemoryAtomic the cache follows publishes a new map (a region may have
@@ -113,6 +118,11 @@ export class TranslationCache {
   /** Page records kept for reuse across flushes, one per bitmap this cache ever marked. */
   readonly #records = new Map<AtomicBitmap, { pages: Int32Array; touched: number[] }>();
   readonly #writeRun: number;
+  /** Read translations handed out since the last flush, one per region: handed out again. */
+  readonly #reads = new Map<Span, Translation>();
+  /** Write translations, direct-mapped by run index (WRITE_SLOTS of them) with their region. */
+  readonly #writes: (Translation | null)[] = new Array<Translation | null>(WRITE_SLOTS).fill(null);
+  readonly #writeSpans: (Span | null)[] = new Array<Span | null>(WRITE_SLOTS).fill(null);
   /** Lookups answered since creation (statistics). */
   lookups = 0;
 
@@ -177,6 +187,9 @@ export class TranslationCache {
     this.#epochs = [];
     this.#pages = [];
     this.#touched = [];
+    this.#reads.clear();
+    this.#writes.fill(null);
+    this.#writeSpans.fill(null);
   }
 
   /**
@@ -219,7 +232,12 @@ export class TranslationCache {
     // array, and one write through a view of a read-only mapping would fault the process.
     if (r.wEnd === 0) return null;
     if (!write) {
-      return new Translation(r, r.startAddr, r.startAddr + limit, false);
+      let t = this.#reads.get(r);
+      if (t === undefined) {
+        t = new Translation(r, r.startAddr, r.startAddr + limit, false);
+        this.#reads.set(r, t);
+      }
+      return t;
     }
     const bitmap = g.mapping.bitmap;
     const run = bitmap === null ? this.#writeRun : bitmap.pageSize;
@@ -246,6 +264,13 @@ export class TranslationCache {
       pages[w]! |= 1 << (page & 31);
       markPageAfterPlain(bitmap.words, page);
     }
-    return new Translation(r, r.startAddr + first, r.startAddr + last, true);
+    // the same run again: the same object (marked again above all the same)
+    const slot = (first / run) & (WRITE_SLOTS - 1);
+    const cached = this.#writes[slot];
+    if (cached != null && this.#writeSpans[slot] === r && cached.start === r.startAddr + first) return cached;
+    const t = new Translation(r, r.startAddr + first, r.startAddr + last, true);
+    this.#writes[slot] = t;
+    this.#writeSpans[slot] = r;
+    return t;
   }
 }

@@ -112,6 +112,22 @@ describe('TranslationCache', () => {
     expect(tc.valid()).toBe(true);
   });
 
+  it('caches: the same read translation per region and the same write translation per run until flush', () => {
+    const mem = GuestMemoryMmap.fromRanges([[0, 0x10000]], { trackDirty: true });
+    const tc = new TranslationCache(mem);
+    const r = tc.lookup(0x100, false);
+    expect(tc.lookup(0x8000, false)).toBe(r);
+    const w = tc.lookup(0x3004, true);
+    expect(tc.lookup(0x3ffc, true)).toBe(w);
+    expect(tc.lookup(0x4000, true)).not.toBe(w);
+    mem.dirtyPages({ reset: true });
+    expect(tc.lookup(0x3000, true)).toBe(w); // still marked again when handed out
+    expect(mem.dirtyPages()).toEqual([0x3000]);
+    tc.flush();
+    expect(tc.lookup(0x100, false)).not.toBe(r);
+    expect(tc.lookup(0x3004, true)).not.toBe(w);
+  });
+
   it('refuses what is not guest memory', () => {
     expect(() => new TranslationCache({} as never)).toThrow(TypeError);
   });
