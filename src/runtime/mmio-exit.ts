@@ -7,10 +7,10 @@
  * run the handler, so a device's side effects (an interrupt raised, a register changed) are in
  * place before the guest's next instruction, as on a real bus that is not posted.
  *
- * Layout (Int32 words): a 16-word header (DOORBELL: bumped by every post, what the device
+ * Layout (Int32 words): a 16-word header (SERVER_BELL: bumped by every post, what the device
  * thread sleeps on), then 16 words per vCPU: SEQ (bumped by the vCPU per request), ACK (set to
  * SEQ by the device thread when answered), ADDR lo/hi, SIZE, WRITE, DATA lo/hi, STATUS.
- * The vCPU writes the fields, then SEQ, then rings DOORBELL; the device thread reads SEQ, then
+ * The vCPU writes the fields, then SEQ, then rings SERVER_BELL; the device thread reads SEQ, then
  * the fields, writes DATA and STATUS, then ACK and notifies it: each side publishes with an
  * Atomics store after plain field writes, so the other sees complete requests and answers.
  */
@@ -19,7 +19,8 @@ import { DeviceError } from '../device-error.js';
 import type { MmioBus } from '../mmio-bus.js';
 
 const HEADER = 16;
-const DOORBELL = 0;
+/** Header word 0: bumped by every posted request; the server sleeps on it (the control record's DOORBELL is another word). */
+const SERVER_BELL = 0;
 const MAILBOX = 16;
 const SEQ = 0;
 const ACK = 1;
@@ -65,47 +66,85 @@ export class MmioExitPort {
    * One exit of 1, 2 or 4 bytes: returns the value read (0 … 2^(8 size)-1), or 0 for a write
    * once the device thread has handled it. Throws DeviceError ERR_DEVICE_HANDLER if the
    * handler failed, ERR_DEVICE_STOPPED if the vCPU is asked to stop while it waits.
+   * (`post`, then `complete`.)
    */
   exit(addr: number, size: number, write: boolean, value: number): number {
+    this.post(addr, size, write, value);
+    return this.complete();
+  }
+
+  /** One 8-byte exit: the bigint read, or 0n for a write (`post64`, then `complete64`). */
+  exit64(addr: number, write: boolean, value: bigint): bigint {
+    this.post64(addr, write, value);
+    return this.complete64();
+  }
+
+  /**
+   * The first step of an exit of 1, 2 or 4 bytes: writes the request into the mailbox,
+   * publishes it and rings the server; returns at once. `done()` says when it is answered,
+   * `complete()` takes the answer. One request at a time per mailbox.
+   */
+  post(addr: number, size: number, write: boolean, value: number): void {
+    this.#fill(addr, size, write, value, 0);
+  }
+
+  /** `post` for an 8-byte access (the value as two 32-bit halves). */
+  post64(addr: number, write: boolean, value: bigint): void {
+    this.#fill(addr, 8, write, Number(value & 0xffffffffn), Number((value >> 32n) & 0xffffffffn));
+  }
+
+  /** Whether the server has answered the request posted last. */
+  done(): boolean {
+    return Atomics.load(this.#w, this.#b + ACK) === this.#seq;
+  }
+
+  /**
+   * The last step of an exit: waits until the request posted last is answered (re-checking the
+   * vCPU's stop flag every 50 ms: ERR_DEVICE_STOPPED), then returns the value read (the low
+   * `size` bytes; 0 for a write) or throws ERR_DEVICE_HANDLER if the handler failed.
+   */
+  complete(): number {
+    this.#wait();
+    const w = this.#w;
+    const b = this.#b;
+    const size = w[b + SIZE]!;
+    return size >= 4 ? w[b + DATA_LO]! >>> 0 : w[b + DATA_LO]! & (size === 1 ? 0xff : 0xffff);
+  }
+
+  /** `complete` for an 8-byte access: the bigint read. */
+  complete64(): bigint {
+    this.#wait();
+    const w = this.#w;
+    const b = this.#b;
+    return (BigInt(w[b + DATA_HI]! >>> 0) << 32n) | BigInt(w[b + DATA_LO]! >>> 0);
+  }
+
+  #fill(addr: number, size: number, write: boolean, lo: number, hi: number): void {
     const w = this.#w;
     const b = this.#b;
     w[b + ADDR_LO] = addr % 4294967296;
     w[b + ADDR_HI] = Math.floor(addr / 4294967296);
     w[b + SIZE] = size;
     w[b + WRITE] = write ? 1 : 0;
-    w[b + DATA_LO] = value;
-    w[b + DATA_HI] = 0;
-    this.#post(addr);
-    return size === 4 ? w[b + DATA_LO]! >>> 0 : w[b + DATA_LO]! & (size === 1 ? 0xff : 0xffff);
-  }
-
-  /** One 8-byte exit: the bigint read, or 0n for a write. */
-  exit64(addr: number, write: boolean, value: bigint): bigint {
-    const w = this.#w;
-    const b = this.#b;
-    w[b + ADDR_LO] = addr % 4294967296;
-    w[b + ADDR_HI] = Math.floor(addr / 4294967296);
-    w[b + SIZE] = 8;
-    w[b + WRITE] = write ? 1 : 0;
-    w[b + DATA_LO] = Number(value & 0xffffffffn);
-    w[b + DATA_HI] = Number((value >> 32n) & 0xffffffffn);
-    this.#post(addr);
-    return (BigInt(w[b + DATA_HI]! >>> 0) << 32n) | BigInt(w[b + DATA_LO]! >>> 0);
-  }
-
-  #post(addr: number): void {
-    const w = this.#w;
-    const b = this.#b;
+    w[b + DATA_LO] = lo;
+    w[b + DATA_HI] = hi;
     const seq = (this.#seq + 1) | 0;
     this.#seq = seq;
     this.exits++;
     Atomics.store(w, b + SEQ, seq); // publishes the fields written above
-    Atomics.add(w, DOORBELL, 1);
-    Atomics.notify(w, DOORBELL, 1);
+    Atomics.add(w, SERVER_BELL, 1);
+    Atomics.notify(w, SERVER_BELL, 1);
+  }
+
+  #wait(): void {
+    const w = this.#w;
+    const b = this.#b;
+    const seq = this.#seq;
     for (;;) {
       const ack = Atomics.load(w, b + ACK);
       if (ack === seq) break;
       if (Atomics.wait(w, b + ACK, ack, STOP_POLL_MS) === 'timed-out' && this.#stopped()) {
+        const addr = (w[b + ADDR_HI]! >>> 0) * 4294967296 + (w[b + ADDR_LO]! >>> 0);
         throw new DeviceError(
           'ERR_DEVICE_STOPPED',
           `MMIO exit at 0x${addr.toString(16)} abandoned: stop requested`,
@@ -113,12 +152,14 @@ export class MmioExitPort {
         );
       }
     }
-    if (w[b + STATUS] !== 0)
+    if (w[b + STATUS] !== 0) {
+      const addr = (w[b + ADDR_HI]! >>> 0) * 4294967296 + (w[b + ADDR_LO]! >>> 0);
       throw new DeviceError(
         'ERR_DEVICE_HANDLER',
         `the device thread failed the access at 0x${addr.toString(16)}`,
         addr,
       );
+    }
   }
 }
 
@@ -255,13 +296,13 @@ export class MmioExitServer {
     const w = this.#w;
     const busy = new Uint8Array(this.vcpus);
     const onAbort = (): void => {
-      Atomics.add(w, DOORBELL, 1);
-      Atomics.notify(w, DOORBELL);
+      Atomics.add(w, SERVER_BELL, 1);
+      Atomics.notify(w, SERVER_BELL);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       while (!signal?.aborted) {
-        const bell = Atomics.load(w, DOORBELL);
+        const bell = Atomics.load(w, SERVER_BELL);
         for (let id = 0; id < this.vcpus; id++) {
           if (busy[id] === 1 || !this.#pending(id)) continue;
           const req = this.#request(id);
@@ -289,7 +330,7 @@ export class MmioExitServer {
             this.#answer(id, r, false);
           }
         }
-        const res = Atomics.waitAsync(w, DOORBELL, bell);
+        const res = Atomics.waitAsync(w, SERVER_BELL, bell);
         if (res.async) await res.value;
       }
     } finally {
@@ -311,14 +352,14 @@ export class MmioExitServer {
     const h = typeof handler === 'function' ? handler : busHandler(handler);
     const w = this.#w;
     while (!shouldStop()) {
-      const bell = Atomics.load(w, DOORBELL);
-      if (this.poll(h, onError) === 0) Atomics.wait(w, DOORBELL, bell, pollMs);
+      const bell = Atomics.load(w, SERVER_BELL);
+      if (this.poll(h, onError) === 0) Atomics.wait(w, SERVER_BELL, bell, pollMs);
     }
   }
 
   /** Wakes a thread blocked in serveBlocking or serve (e.g. after setting its stop flag). */
   wake(): void {
-    Atomics.add(this.#w, DOORBELL, 1);
-    Atomics.notify(this.#w, DOORBELL);
+    Atomics.add(this.#w, SERVER_BELL, 1);
+    Atomics.notify(this.#w, SERVER_BELL);
   }
 }

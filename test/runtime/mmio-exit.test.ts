@@ -3,7 +3,16 @@
 // the vCPU as coded errors; a vCPU blocked in an exit still stops.
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceBus, GuestMemoryAtomic, GuestMemoryMmap, VcpuPool, type MmioRequest } from '../../src/index.js';
+import {
+  createMmioExits,
+  DeviceBus,
+  GuestMemoryAtomic,
+  GuestMemoryMmap,
+  MmioExitPort,
+  MmioExitServer,
+  VcpuPool,
+  type MmioRequest,
+} from '../../src/index.js';
 
 const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url);
 const pools: VcpuPool[] = [];
@@ -125,4 +134,83 @@ describe('MMIO exits', () => {
     await new Promise((r) => setTimeout(r, 100));
     await expect(p.stop()).rejects.toMatchObject({ cause: { code: 'ERR_DEVICE_STOPPED' } });
   }, 30_000);
+});
+
+describe('MMIO exit mailbox on one thread (post, serve, complete as separate steps)', () => {
+  const setup = (stopped = () => false): { port: MmioExitPort; server: MmioExitServer; buf: SharedArrayBuffer } => {
+    const buf = createMmioExits(2);
+    return { port: new MmioExitPort(buf, 1, stopped), server: new MmioExitServer(buf, 2), buf };
+  };
+
+  it('a read: posted, not done until served, then completed with the value cut to its size', () => {
+    const { port, server } = setup();
+    const seen: unknown[] = [];
+    port.post(0x1000_0004, 2, false, 0);
+    expect(port.done()).toBe(false);
+    expect(server.poll((r) => (seen.push({ ...r }), 0x12345))).toBe(1);
+    expect(server.poll(() => 0)).toBe(0); // nothing more pending
+    expect(port.done()).toBe(true);
+    expect(port.complete()).toBe(0x2345);
+    expect(seen).toEqual([{ vcpu: 1, addr: 0x1000_0004, size: 2, write: false, value: 0, value64: 0n }]);
+  });
+
+  it('8-byte accesses travel as two halves both ways', () => {
+    const { port, server } = setup();
+    let got = 0n;
+    port.post64(2 ** 40 + 8, true, 0xfedc_ba98_7654_3210n);
+    server.poll((r) => void (got = r.value64));
+    expect(port.complete64()).toBe(0n);
+    expect(got).toBe(0xfedc_ba98_7654_3210n);
+    port.post64(8, false, 0n);
+    server.poll(() => 0x8000_0000_0000_0001n);
+    expect(port.complete64()).toBe(0x8000_0000_0000_0001n);
+  });
+
+  it('the sequence number wraps past 2^31 without losing or repeating a request', () => {
+    const buf = createMmioExits(1);
+    const w = new Int32Array(buf);
+    w[16] = 0x7fff_fffe; // SEQ and ACK of mailbox 0, two requests before the wrap
+    w[17] = 0x7fff_fffe;
+    const port = new MmioExitPort(buf, 0);
+    const server = new MmioExitServer(buf, 1);
+    const values: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      port.post(0x100, 4, true, i);
+      expect(server.poll((r) => void values.push(r.value))).toBe(1);
+      expect(port.complete()).toBe(0);
+    }
+    expect(values).toEqual([0, 1, 2, 3, 4]);
+    expect(w[16]).toBe(-0x7fff_fffd); // wrapped
+  });
+
+  it('a failed handler is ERR_DEVICE_HANDLER for that access only; the next one works', () => {
+    const { port, server } = setup();
+    const errors: unknown[] = [];
+    port.post(0x200, 4, false, 0);
+    server.poll(
+      () => {
+        throw new Error('device broke');
+      },
+      (e) => errors.push(e),
+    );
+    expect(() => port.complete()).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_HANDLER', addr: 0x200 }));
+    expect(errors).toHaveLength(1);
+    port.post(0x200, 4, false, 0);
+    server.poll(() => 7);
+    expect(port.complete()).toBe(7);
+  });
+
+  it('a completion nobody answers ends with ERR_DEVICE_STOPPED once the vCPU is asked to stop', () => {
+    let stop = false;
+    const { port, server } = setup(() => stop);
+    port.post(0x300, 1, false, 0);
+    stop = true; // checked when the 50 ms wait times out
+    expect(() => port.complete()).toThrow(expect.objectContaining({ code: 'ERR_DEVICE_STOPPED' }));
+    // a late answer to the abandoned request does not confuse the next one
+    server.poll(() => 1);
+    stop = false;
+    port.post(0x300, 1, false, 0);
+    server.poll(() => 9);
+    expect(port.complete()).toBe(9);
+  });
 });
