@@ -306,6 +306,7 @@ export class VcpuPool extends EventEmitter {
    * The comlink proxy of what vCPU `id` passed to `ctx.expose()`. Calls are answered at the
    * vCPU's checkpoints or while it is parked; a call made before `expose()` waits for it.
    * Without a type argument it is a record of functions (each returning a promise of unknown).
+   * @typeParam T - the type of the object the vCPU exposed
    * @example const regs = await pool.remote<{ regs(): Regs }>(0).regs();
    */
   remote<T = Record<string, (...args: unknown[]) => unknown>>(id: number): Remote<T> {
