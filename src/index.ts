@@ -90,6 +90,7 @@ export {
   type SaveMachineOptions,
 } from './machine-snapshot.js';
 export {
+  MAX_MIGRATION_RECORDS,
   migrateFrom,
   migrateTo,
   type MigratedMachine,

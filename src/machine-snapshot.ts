@@ -11,7 +11,7 @@
  *               in the header's order, its CRC-32 in the header
  *   memory      a memory snapshot (the format of saveSnapshot, full) to the end of the file
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import { GuestMemoryMmap } from './guest-memory.js';
@@ -20,6 +20,7 @@ import type { MappingOptions } from './mmap-region.js';
 import {
   applySnapshotAt,
   loadSnapshotAt,
+  readAt,
   readHeader,
   writeFileAtomically,
   writeSnapshot,
@@ -133,18 +134,6 @@ export async function saveMachineSnapshot(
       },
     };
   });
-}
-
-/** Reads exactly `n` bytes at `pos`, or ERR_SNAPSHOT_FORMAT. */
-function readAt(fd: number, pos: number, n: number, what: string): Buffer {
-  const b = Buffer.alloc(n);
-  let got = 0;
-  while (got < n) {
-    const k = readSync(fd, b, got, n - got, pos + got);
-    if (k === 0) throw formatError(`machine snapshot: the file ends inside the ${what}`);
-    got += k;
-  }
-  return b;
 }
 
 /** The container's record list and the offset of the memory snapshot; every record verified and decoded. */

@@ -33,6 +33,9 @@ const MAX_FRAME = 1 << 20;
 /** Largest state record one frame may carry. */
 const MAX_STATE_FRAME = 64 << 20;
 const ZEROS = Buffer.alloc(MAX_FRAME);
+/** Most state records, and most state bytes in all, a target takes from one source. */
+export const MAX_MIGRATION_RECORDS = 4096;
+const MAX_STATE_TOTAL = 256 << 20;
 
 /** How the source side runs a migration. */
 export interface MigrationSourceOptions {
@@ -318,6 +321,7 @@ export async function migrateFrom(stream: Duplex, options?: MappingOptions): Pro
   let pages = 0;
   let bytes = 0;
   let pageSize = 0;
+  let stateBytes = 0;
   try {
     for (;;) {
       const [type, payload] = await reader.next();
@@ -350,6 +354,10 @@ export async function migrateFrom(stream: Duplex, options?: MappingOptions): Pro
         mem.writeSlice(data, addr);
         pages += Math.ceil(data.length / pageSize);
       } else if (type === STATE) {
+        // a hostile source may not grow the target's memory without bound
+        stateBytes += payload.length;
+        if (Object.keys(state).length >= MAX_MIGRATION_RECORDS || stateBytes > MAX_STATE_TOTAL)
+          throw failure(`more than ${MAX_MIGRATION_RECORDS} state records or ${MAX_STATE_TOTAL} state bytes`);
         const n = payload.readUInt32LE(0);
         if (4 + n > payload.length) throw failure('a damaged state frame');
         const name = payload.subarray(4, 4 + n).toString('utf8');

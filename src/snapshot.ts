@@ -279,8 +279,8 @@ export async function writeSnapshot(mem: GuestMemoryMmap, fd: number, options?: 
   }
 }
 
-/** Reads exactly `n` bytes of `fd` at `pos` into `into` (or a new Buffer), or throws ERR_SNAPSHOT_FORMAT. */
-function readAt(fd: number, pos: number, n: number, what: string, into?: Buffer): Buffer {
+/** @internal Reads exactly `n` bytes of `fd` at `pos` into `into` (or a new Buffer), or throws ERR_SNAPSHOT_FORMAT. */
+export function readAt(fd: number, pos: number, n: number, what: string, into?: Buffer): Buffer {
   const b = into ?? Buffer.alloc(n);
   let got = 0;
   while (got < n) {

@@ -6,8 +6,17 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { serialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
-import { GuestMemoryMmap, migrateFrom, migrateTo, u32, VcpuPool, type MigratedMachine } from '../src/index.js';
+import {
+  GuestMemoryMmap,
+  MAX_MIGRATION_RECORDS,
+  migrateFrom,
+  migrateTo,
+  u32,
+  VcpuPool,
+  type MigratedMachine,
+} from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'guestmem-migrate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -144,7 +153,7 @@ describe('live migration', () => {
     expect(typeof before).toBe('number');
   }, 60_000);
 
-  it('the target refuses a damaged frame, a foreign stream and a wrong total, and says so', async () => {
+  it('the target refuses a damaged frame, a foreign stream, a wrong total, pages outside the guest and too many state records, and says so', async () => {
     const frame = (type: number, payload: Buffer, crc = crc32(payload)): Buffer => {
       const h = Buffer.alloc(12);
       h.writeUInt32LE(type, 0);
@@ -165,6 +174,16 @@ describe('live migration', () => {
         hello,
         frame(2, page),
         frame(4, Buffer.from(JSON.stringify({ rounds: 1, pages: 7, bytes: 0, records: 0 }))),
+      ]),
+      // more state records than a target takes (each a tiny one)
+      Buffer.concat([
+        hello,
+        ...Array.from({ length: MAX_MIGRATION_RECORDS + 1 }, (_, i) => {
+          const name = Buffer.from(`r${i}`);
+          const head = Buffer.alloc(4);
+          head.writeUInt32LE(name.length, 0);
+          return frame(3, Buffer.concat([head, name, serialize(i)]));
+        }),
       ]),
       Buffer.concat([
         hello,
