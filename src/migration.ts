@@ -21,6 +21,7 @@ import { typeError } from './internal/args.js';
 import type { MachineState } from './machine-snapshot.js';
 import type { MappingOptions } from './mmap-region.js';
 import { SnapshotError } from './snapshot-error.js';
+import { runs } from './snapshot.js';
 
 const HELLO = 1;
 const PAGES = 2;
@@ -193,20 +194,6 @@ function send(stream: Duplex, b: Buffer): Promise<void> | undefined {
   });
 }
 
-/** Coalesces sorted page addresses into runs inside one region each, cut at MAX_FRAME bytes. */
-function pageRuns(mem: GuestMemoryMmap, pages: readonly number[], pageSize: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (const p of pages) {
-    const r = mem.findRegion(p)!;
-    const len = Math.min(pageSize, r.startAddr + r.len - p);
-    const last = out[out.length - 1];
-    if (last !== undefined && last[0] + last[1] === p && last[1] + len <= MAX_FRAME && mem.findRegion(last[0]) === r)
-      last[1] += len;
-    else out.push([p, len]);
-  }
-  return out;
-}
-
 /**
  * Migrates the running guest of `options.memory` over `stream` to a `migrateFrom` on the other
  * end; resolves once the target confirmed it holds the guest (stop the source's vCPUs then).
@@ -239,7 +226,7 @@ export async function migrateTo(stream: Duplex, options: MigrationSourceOptions)
     await send(stream, b);
   };
   const sendPages = async (list: readonly number[], skipZero: boolean): Promise<void> => {
-    for (const [addr, len] of pageRuns(mem, list, pageSize)) {
+    for (const [addr, len] of runs(mem, list, pageSize, MAX_FRAME)) {
       const payload = Buffer.allocUnsafe(8 + len);
       payload.writeBigUInt64LE(BigInt(addr), 0);
       mem.readSlice(payload.subarray(8), addr);

@@ -112,14 +112,23 @@ function checkProgress(o: SnapshotOptions | undefined): ((done: number, total: n
   return o.onProgress;
 }
 
-/** Coalesces sorted page addresses into [start, length] runs (never across a region end). */
-function runs(mem: GuestMemoryMmap, pages: number[], pageSize: number): [number, number][] {
+/**
+ * @internal Coalesces sorted page addresses into [start, length] runs, never across a region
+ * end and none longer than `max` bytes.
+ */
+export function runs(
+  mem: GuestMemoryMmap,
+  pages: readonly number[],
+  pageSize: number,
+  max = Infinity,
+): [number, number][] {
   const out: [number, number][] = [];
   for (const p of pages) {
     const region = mem.findRegion(p)!;
     const len = Math.min(pageSize, region.startAddr + region.len - p);
     const last = out[out.length - 1];
-    if (last !== undefined && last[0] + last[1] === p && mem.findRegion(last[0]) === region) last[1] += len;
+    if (last !== undefined && last[0] + last[1] === p && last[1] + len <= max && mem.findRegion(last[0]) === region)
+      last[1] += len;
     else out.push([p, len]);
   }
   return out;
