@@ -5,8 +5,12 @@
 //     rounds, bytes sent and the total time in the case's name;
 //   full snapshot save and load of 128 MiB of non-zero memory, against copying a file of the
 //     same size (copyFileSync);
-//   the sparse snapshot of a 1 GiB guest with 4 MiB written: save time, the file size in the name.
-import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+//   the sparse snapshot of a 1 GiB guest with 4 MiB written: save time, the file size in the name;
+//   the RISC-V machine (examples/riscv) running xv6 on 3 harts in 128 MiB, migrated live to a
+//     second process while usertests runs (its first test fills all of memory), against pausing
+//     and resuming the same machine at the same point (--inspect-at), where ../shared is present.
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +77,63 @@ async function migrations(hot) {
 }
 await migrations(4 * MiB);
 await migrations(128 * MiB);
+
+// ---- the RISC-V machine: xv6 migrated live while usertests runs ----
+const xv6 = new URL('../../shared/riscv/xv6/', import.meta.url).pathname;
+const machineMain = new URL('../examples/riscv/main.js', import.meta.url).pathname;
+/** Runs the machine with `args` until `stopWhen` is in its stderr (then SIGKILL) or it exits; gives stderr. */
+function machine(args, stopWhen = null) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [machineMain, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b) => {
+      err += b;
+      if (stopWhen !== null && stopWhen.test(err)) child.kill('SIGKILL');
+    });
+    child.on('close', () => resolve(err));
+  });
+}
+if (!existsSync(join(xv6, 'kernel'))) {
+  console.log(`skipped the xv6 migration: ${xv6} is absent`);
+} else {
+  const disk = join(dir, 'fs.img');
+  const common = ['--harts', '3', '--mem', '128', '--disk', disk, '--input', 'usertests\\n', '--timeout', '120'];
+  const pauses = [];
+  const downtimes = [];
+  let last = null;
+  for (let t = 0; t < Math.min(TRIALS, 3); t++) {
+    copyFileSync(join(xv6, 'fs.img'), disk);
+    const a = await machine([...common, '--inspect-at', 'usertests starting', join(xv6, 'kernel')], /resumed \(pause/);
+    const p = /pause ([\d.]+) ms, resume ([\d.]+) ms/.exec(a);
+    if (p === null) throw new Error(`xv6 pause and resume: ${a}`);
+    pauses.push(Number(p[1]) + Number(p[2]));
+    copyFileSync(join(xv6, 'fs.img'), disk);
+    const port = 47_000 + Math.floor(Math.random() * 2000);
+    const target = machine([...common, '--incoming', `tcp:127.0.0.1:${port}`, join(xv6, 'kernel')], /migrated in/);
+    await new Promise((r) => setTimeout(r, 500)); // the target listens long before xv6 reaches usertests
+    const b = await machine([
+      ...common,
+      '--migrate-to',
+      `tcp:127.0.0.1:${port}`,
+      '--migrate-at',
+      'usertests starting',
+      join(xv6, 'kernel'),
+    ]);
+    const m = /(\d+) rounds, (\d+) pages, ([\d.]+) MiB, downtime ([\d.]+) ms, (\d+) ms in all/.exec(b);
+    if (m === null) throw new Error(`xv6 migration: ${b}`);
+    await target;
+    downtimes.push(Number(m[4]));
+    last = m;
+  }
+  const group = 'xv6 on 3 harts, 128 MiB, migrated live while usertests runs';
+  add(group, 'pause + resume, no migration', median(pauses) * 1e6);
+  add(
+    group,
+    `migration downtime (${last[1]} rounds, ${last[3]} MiB sent, total ${last[5]} ms)`,
+    median(downtimes) * 1e6,
+    'pause + resume, no migration',
+  );
+}
 
 // ---- snapshot throughput ----
 {

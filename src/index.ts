@@ -97,6 +97,7 @@ export {
   type MigrationReport,
   type MigrationTotals,
   type MigrationSourceOptions,
+  type MigrationTargetOptions,
 } from './migration.js';
 export { Translation, TranslationCache, type TranslationCacheOptions } from './translation-cache.js';
 export * from './loader/index.js';

@@ -78,6 +78,16 @@ export interface MigrationTotals {
   readonly bytes: number;
 }
 
+/** How the target side receives a migration. */
+export interface MigrationTargetOptions extends MappingOptions {
+  /**
+   * Called with what arrived once every frame and the totals check out, before the target
+   * confirms: throw (or reject) to refuse the guest, e.g. when its state records are of another
+   * machine. The source then resumes it, and migrateFrom rejects with ERR_MIGRATION.
+   */
+  readonly accept?: (state: Record<string, unknown>, memory: GuestMemoryMmap) => void | Promise<void>;
+}
+
 /** What the target side received. */
 export interface MigratedMachine {
   /** The guest's memory, laid out as on the source. */
@@ -296,12 +306,15 @@ export async function migrateTo(stream: Duplex, options: MigrationSourceOptions)
  * (anonymous regions laid out as on the source; `options.trackDirty` as for fromRanges), applies
  * every frame as it comes (each checked), checks the totals, confirms, and resolves with the
  * memory and the state records: start the vCPUs on them. A bad frame, a layout it cannot map or
- * a cut connection rejects with SnapshotError ERR_MIGRATION (and tells the source, if it can).
+ * a cut connection rejects with SnapshotError ERR_MIGRATION (and tells the source, if it can);
+ * so does `options.accept` throwing, the target's own last check before it confirms.
  * @example const { memory, state } = await migrateFrom(socket);
  */
-export async function migrateFrom(stream: Duplex, options?: MappingOptions): Promise<MigratedMachine> {
+export async function migrateFrom(stream: Duplex, options?: MigrationTargetOptions): Promise<MigratedMachine> {
   if (typeof stream !== 'object' || stream === null || typeof stream.write !== 'function')
     throw typeError('stream', 'a duplex byte stream', stream);
+  const accept = options?.accept;
+  if (accept !== undefined && typeof accept !== 'function') throw typeError('options.accept', 'a function', accept);
   const reader = new FrameReader(stream);
   let mem: GuestMemoryMmap | null = null;
   const state: Record<string, unknown> = {};
@@ -364,6 +377,13 @@ export async function migrateFrom(stream: Duplex, options?: MappingOptions): Pro
           throw failure(
             `the totals differ: ${d.pages} pages, ${d.bytes} bytes, ${d.records} records sent; ${pages}, ${bytes - 12 - payload.length}, ${Object.keys(state).length} received`,
           );
+        if (accept !== undefined) {
+          try {
+            await accept(state, mem);
+          } catch (e) {
+            throw failure(`the target refused the guest: ${e instanceof Error ? e.message : String(e)}`, e);
+          }
+        }
         mem.resetDirty();
         await send(stream, frame(ACK, Buffer.from(JSON.stringify({ ok: true }))));
         return { memory: mem, state, report: { rounds: d.rounds, pages, bytes: d.bytes } };

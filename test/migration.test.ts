@@ -153,6 +153,35 @@ describe('live migration', () => {
     expect(typeof before).toBe('number');
   }, 60_000);
 
+  it("a target whose accept() refuses the guest (another machine's state): the source resumes, both sides say why", async () => {
+    const { mem, pool } = await runningGuest();
+    let arrived: Promise<MigratedMachine> | null = null;
+    let seen: unknown = null;
+    const { address } = await listen(0, (s) => {
+      arrived = migrateFrom(s, {
+        accept: (state, memory) => {
+          seen = state.machine;
+          expect(memory.checkRange(BASE, SIZE)).toBe(true);
+          throw new Error('taken with 2 harts, this machine has 3');
+        },
+      });
+      arrived.catch(() => {});
+    });
+    const sock = await connect(address);
+    await expect(
+      migrateTo(sock, {
+        memory: mem,
+        pause: () => pool.pause(10_000),
+        resume: () => pool.resume(),
+        state: () => ({ machine: { harts: 2 } }),
+      }),
+    ).rejects.toThrow(/refused the guest: taken with 2 harts/);
+    await expect(arrived!).rejects.toMatchObject({ code: 'ERR_MIGRATION' });
+    expect(seen).toEqual({ harts: 2 });
+    expect(pool.state(0)).toBe('running');
+    await pool.stop();
+  }, 60_000);
+
   it('the target refuses a damaged frame, a foreign stream, a wrong total, pages outside the guest and too many state records, and says so', async () => {
     const frame = (type: number, payload: Buffer, crc = crc32(payload)): Buffer => {
       const h = Buffer.alloc(12);

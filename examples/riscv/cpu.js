@@ -138,6 +138,9 @@ function tlbSet() {
   return { R: a().fill(-1), W: a().fill(-1), X: a().fill(-1), Ro: a(), Wo: a(), Xo: a(), Rh: a(), Wh: a(), Xh: a() };
 }
 
+/** Blocks (run() calls) between two flushes of the dirty-tracking cache (a power of two). */
+const DIRTY_SYNC_BLOCKS = 256;
+
 const big = (lo, hi) => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
 const bigU = (lo, hi) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
@@ -176,6 +179,12 @@ export class Cpu {
     this.rami16 = new Int16Array(b, off, o.ram.size >>> 1);
     this.ram32 = new Int32Array(b, off, o.ram.size >>> 2);
     this.useViews = this.path !== 'checked';
+    // RAM that tracks dirty pages (a machine that may migrate live): the views bypass the
+    // tracking, so each page is marked through a TranslationCache when a write TLB entry for
+    // it is filled or a slow-path store lands; syncDirty() at block ends and publishDirty()
+    // before the hart parks keep every write in the collections (the cache's protocol).
+    this.dirty = o.phys.findRegion(o.ram.base)?.mapping.bitmap ? new TranslationCache(o.phys) : null;
+    this.dirtyBlocks = 0;
     this.pc = 0;
     this.priv = M;
     this.csr = new Int32Array(4096 * 2); // lo/hi per CSR
@@ -348,6 +357,7 @@ export class Cpu {
     if (!this.useViews) return;
     const ro = pa - (lo & 0xfff) - this.ramBase;
     if (ro < 0 || ro >= this.ramSize) return;
+    if (access === 1 && this.dirty !== null) this.dirty.lookup(pa, true);
     const vpn = lo >>> 12;
     const e = vpn & TLB_MASK;
     if (access === 0) {
@@ -416,7 +426,7 @@ export class Cpu {
         for (let i = 0; i < size; i++) this.ram8[o + i] = lo >>> (8 * i);
       }
       if (this.resv[0] !== 0) this.breakReservations(o);
-      this.storeHook(pa, size);
+      if (this.dirty !== null && this.useViews) this.dirty.lookup(pa, true);
       return;
     }
     if (o >= 0 && o < this.ramSize) throw this.accessFault(1, pa);
@@ -429,8 +439,23 @@ export class Cpu {
     }
   }
 
-  /** Called after a slow-path RAM store. */
-  storeHook(_pa, _size) {}
+  /**
+   * At a block end, with dirty tracking: when a collection has reset pages since the last call,
+   * marks the pages written through the write TLBs again and empties them, so the next store
+   * to each page marks it anew. Every DIRTY_SYNC_BLOCKS blocks it empties them anyway: what a
+   * reset has to mark again is then only what was written since, not every page since boot.
+   */
+  syncDirty() {
+    if (this.dirty === null) return;
+    if (this.dirty.valid() && (++this.dirtyBlocks & (DIRTY_SYNC_BLOCKS - 1)) !== 0) return;
+    this.dirty.flush();
+    for (const t of this.tlbSets) if (t !== null) t.W.fill(-1);
+  }
+
+  /** Before the hart parks: every page written so far is in the dirty bitmaps. */
+  publishDirty() {
+    if (this.dirty !== null) this.dirty.publishDirty();
+  }
 
   /** A load of `size` bytes at virtual (lo, hi), slow path: returns lo; 8-byte loads set tmp[1]. */
   loadSlow(lo, hi, size, signed) {

@@ -86,6 +86,8 @@ export default async function hart(ctx) {
     regs[22] = a.dtb >>> 0;
     regs[23] = Math.floor(a.dtb / 2 ** 32);
   }
+  // a live migration's last collection, taken while the harts are paused, has every write
+  ctx.onPark(() => cpu.publishDirty());
   ctx.expose({
     regs: () => ({ pc: cpu.pc, priv: cpu.priv, x: Array.from(regs) }),
     // the hart's state for a machine snapshot (asked while the pool is paused)
@@ -98,6 +100,7 @@ export default async function hart(ctx) {
   let naps = 0;
   while (!ctx.shouldStop()) {
     cpu.run(BLOCK);
+    cpu.syncDirty();
     if (cpu.spins > BLOCK / 16) {
       naps++;
       ctx.waitUntil(monotonicNow() + SPIN_NAP_MS);

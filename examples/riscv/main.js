@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT]
 //                  [--timeout S] [--stats] [--inspect-at TEXT] [--path tcache|raw|checked]
-//                  [--snapshot FILE --snapshot-at TEXT] [--restore FILE] [ELF]
+//                  [--snapshot FILE --snapshot-at TEXT] [--restore FILE]
+//                  [--incoming tcp:HOST:PORT] [--migrate-to tcp:HOST:PORT --migrate-at TEXT] [ELF]
 // A multi-hart RV64IMA machine (QEMU virt layout) on guestmem: one VcpuPool vCPU per hart.
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import {
@@ -13,6 +15,8 @@ import {
   InterruptController,
   LoaderError,
   loadMachineSnapshot,
+  migrateFrom,
+  migrateTo,
   saveMachineSnapshot,
   VcpuPool,
   Serial16550,
@@ -40,7 +44,9 @@ const DEFAULT_ELF = fileURLToPath(new URL('./guest/smp.elf', import.meta.url));
 function usage(message) {
   process.stderr.write(`riscv: ${message}\n`);
   process.stderr.write(
-    'usage: npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT] [--timeout S] [--stats] [--inspect-at TEXT] [ELF]\n',
+    'usage: npm run riscv -- [--harts N] [--mem MiB] [--disk IMG] [--input TEXT] [--until TEXT] [--timeout S] [--stats]\n' +
+      '         [--inspect-at TEXT] [--snapshot FILE --snapshot-at TEXT] [--restore FILE]\n' +
+      '         [--incoming tcp:HOST:PORT] [--migrate-to tcp:HOST:PORT --migrate-at TEXT] [ELF]\n',
   );
   process.exit(2);
 }
@@ -62,6 +68,9 @@ try {
       snapshot: { type: 'string' },
       'snapshot-at': { type: 'string' },
       restore: { type: 'string' },
+      incoming: { type: 'string' },
+      'migrate-to': { type: 'string' },
+      'migrate-at': { type: 'string' },
     },
   });
 } catch (e) {
@@ -86,6 +95,23 @@ const input = values.input.replace(/\\n/g, '\n');
 if ((values.snapshot === undefined) !== (values['snapshot-at'] === undefined))
   usage('--snapshot FILE and --snapshot-at TEXT go together');
 if (values.restore !== undefined && !existsSync(values.restore)) usage(`no such snapshot: ${values.restore}`);
+if ((values['migrate-to'] === undefined) !== (values['migrate-at'] === undefined))
+  usage('--migrate-to tcp:HOST:PORT and --migrate-at TEXT go together');
+if (values.incoming !== undefined && values.restore !== undefined) usage('--incoming and --restore exclude each other');
+/** A migration endpoint: tcp:HOST:PORT (HOST may be empty: every interface) or unix:PATH. */
+function endpoint(name) {
+  const v = values[name];
+  if (v === undefined) return null;
+  const unix = /^unix:(.+)$/.exec(v);
+  if (unix) return { path: unix[1], text: v };
+  const tcp = /^tcp:(.*):(\d+)$/.exec(v);
+  if (!tcp || Number(tcp[2]) > 65535) usage(`--${name} must be tcp:HOST:PORT or unix:PATH, not ${v}`);
+  return { host: tcp[1] === '' ? undefined : tcp[1], port: Number(tcp[2]), text: v };
+}
+const incoming = endpoint('incoming');
+const migrateTarget = endpoint('migrate-to');
+/** A machine that may migrate away tracks dirty pages (the pre-copy resends what it writes). */
+const trackDirty = migrateTarget !== null;
 
 // ---- memory and image (or a machine snapshot: the same machine options, its memory and state) ----
 let memory;
@@ -96,20 +122,53 @@ let imageEnd = RAM_BASE;
 let dtbAddr = 0;
 /** @type {any} the state records of a --restore snapshot */
 let saved = null;
+/** Why a saved or migrated machine does not fit this one's options, or null when it does. */
+function mismatch(state) {
+  const m = state?.machine;
+  if (m?.harts === harts && m?.mem === memMiB && m?.disk === (values.disk !== undefined)) return null;
+  return `taken with --harts ${m?.harts} --mem ${m?.mem}${m?.disk ? ' --disk' : ''}: start with the same options`;
+}
 if (values.restore !== undefined) {
   try {
     ({ memory, state: saved } = await loadMachineSnapshot(values.restore));
   } catch (e) {
     usage(`${values.restore}: ${e.message}`);
   }
-  const m = saved.machine;
-  if (m?.harts !== harts || m?.mem !== memMiB || m?.disk !== (values.disk !== undefined))
-    usage(
-      `${values.restore} was taken with --harts ${m?.harts} --mem ${m?.mem}${m?.disk ? ' --disk' : ''}: restore with the same options`,
+  const wrong = mismatch(saved);
+  if (wrong !== null) usage(`${values.restore} was ${wrong.replace('start with', 'restore with')}`);
+  tohost = saved.machine.tohost;
+} else if (incoming !== null) {
+  // --incoming: wait for one migration, refuse a guest of another machine before confirming
+  const server = createServer();
+  await new Promise((resolve) => {
+    server.once('error', (e) => usage(`--incoming ${incoming.text}: ${e.message}`));
+    server.once('listening', resolve);
+    if ('path' in incoming) server.listen(incoming.path);
+    else server.listen(incoming.port, incoming.host);
+  });
+  process.stderr.write(`riscv: waiting for a migration on ${incoming.text}\n`);
+  const socket = await new Promise((resolve) => server.once('connection', resolve));
+  server.close();
+  try {
+    const got = await migrateFrom(socket, {
+      trackDirty,
+      accept: (state) => {
+        const wrong = mismatch(state);
+        if (wrong !== null) throw new Error(`the guest was ${wrong}`);
+      },
+    });
+    ({ memory, state: saved } = got);
+    process.stderr.write(
+      `riscv: migrated in: ${got.report.rounds} rounds, ${got.report.pages} pages, ${(got.report.bytes / 2 ** 20).toFixed(1)} MiB\n`,
     );
-  tohost = m.tohost;
+  } catch (e) {
+    process.stderr.write(`riscv: incoming migration failed: ${e.message}\n`);
+    process.exit(1);
+  }
+  socket.end();
+  tohost = saved.machine.tohost;
 } else {
-  memory = GuestMemoryMmap.fromRanges([[RAM_BASE, memMiB * 2 ** 20]]);
+  memory = GuestMemoryMmap.fromRanges([[RAM_BASE, memMiB * 2 ** 20]], { trackDirty });
   let elf;
   try {
     const fd = openSync(elfPath, 'r');
@@ -168,6 +227,7 @@ let console_ = saved?.console ?? '';
 let pendingOut = '';
 let untilHit = false;
 let snapshotted = false;
+let migrating = false;
 let inspected = false;
 
 /**
@@ -176,7 +236,9 @@ let inspected = false;
  * then resumes.
  */
 async function inspect() {
+  const p0 = performance.now();
   await pool.pause(10_000);
+  const pausedMs = performance.now() - p0;
   const hex = (n) => '0x' + n.toString(16);
   const seen = [];
   for (let h = 0; h < harts; h++) {
@@ -194,8 +256,11 @@ async function inspect() {
     const [, instret] = new Float64Array(pool.stateBlock(h), 512, 2);
     if (instret !== seen[h]) throw new Error(`hart ${h} ran while paused (${seen[h]} -> ${instret})`);
   }
+  const r0 = performance.now();
   pool.resume();
-  process.stderr.write(`inspect: ${harts} harts were paused and still; resumed\n`);
+  process.stderr.write(
+    `inspect: ${harts} harts were paused and still; resumed (pause ${pausedMs.toFixed(2)} ms, resume ${(performance.now() - r0).toFixed(2)} ms)\n`,
+  );
 }
 const lines = input.length === 0 ? [] : input.split(/(?<=\n)/);
 const promptPaced = lines.length > 1 || input.endsWith('\n');
@@ -234,6 +299,16 @@ const uart = new Serial16550(
           () => finish(0),
           (e) => {
             process.stderr.write(`riscv: snapshot failed: ${e.message}\n`);
+            finish(1);
+          },
+        );
+      }
+      if (migrateTarget !== null && !migrating && console_.includes(values['migrate-at'])) {
+        migrating = true;
+        migrate().then(
+          (ok) => ok && finish(0),
+          (e) => {
+            process.stderr.write(`riscv: migration failed: ${e.message}\n`);
             finish(1);
           },
         );
@@ -286,9 +361,62 @@ const virtio =
  */
 async function snapshot() {
   await pool.pause(10_000);
+  const state = await machineState();
+  const info = await saveMachineSnapshot(values.snapshot, memory, state);
+  flush();
+  process.stderr.write(
+    `riscv: machine snapshot ${values.snapshot}: ${info.records.length} state records, ${harts} harts\n`,
+  );
+}
+
+/**
+ * --migrate-to: live migration to a machine started with the same options and --incoming.
+ * Resolves true once the target has taken over (this machine then stops, its harts paused), or
+ * false when the migration failed: the guest then runs on here as if nothing had happened.
+ */
+async function migrate() {
+  let socket;
+  try {
+    socket = await new Promise((resolve, reject) => {
+      const s =
+        'path' in migrateTarget
+          ? createConnection(migrateTarget.path)
+          : createConnection(migrateTarget.port, migrateTarget.host ?? '127.0.0.1');
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (e) {
+    process.stderr.write(`riscv: migration to ${migrateTarget.text} failed (the guest runs on here): ${e.message}\n`);
+    return false;
+  }
+  socket.on('error', () => {}); // migrateTo reports it
+  try {
+    const r = await migrateTo(socket, {
+      memory,
+      pause: async () => {
+        await pool.pause(10_000);
+        flush();
+      },
+      resume: () => pool.resume(),
+      state: machineState,
+    });
+    socket.end();
+    process.stderr.write(
+      `riscv: migrated to ${migrateTarget.text}: ${r.rounds} rounds, ${r.pages} pages, ${(r.bytes / 2 ** 20).toFixed(1)} MiB, ` +
+        `downtime ${r.downtimeMs.toFixed(1)} ms, ${r.totalMs.toFixed(0)} ms in all\n`,
+    );
+    return true;
+  } catch (e) {
+    process.stderr.write(`riscv: migration to ${migrateTarget.text} failed (the guest runs on here): ${e.message}\n`);
+    return false;
+  }
+}
+
+/** The machine's state records (asked while every hart is paused): a snapshot's or a migration's. */
+async function machineState() {
   const hartStates = [];
   for (let h = 0; h < harts; h++) hartStates.push(await /** @type {any} */ (pool.remote(h)).save());
-  const state = {
+  return {
     machine: { harts, mem: memMiB, disk: blk !== null, tohost },
     harts: hartStates,
     plic: plic.irq.state(),
@@ -299,11 +427,6 @@ async function snapshot() {
     console: console_.slice(-4096),
     ...(blk === null ? {} : { virtio: /** @type {VirtioMmioTransport} */ (virtio).state, blk: blk.state }),
   };
-  const info = await saveMachineSnapshot(values.snapshot, memory, state);
-  flush();
-  process.stderr.write(
-    `riscv: machine snapshot ${values.snapshot}: ${info.records.length} state records, ${harts} harts\n`,
-  );
 }
 const devices = new DeviceBus();
 devices.register(UART_BASE, 0x100, uart, 'uart');

@@ -3,6 +3,7 @@
 // line's exit statuses, and xv6 on 3 harts with a scripted
 // shell session. Tests that need ../shared/riscv skip with a printed reason where it is absent.
 import { execFile, spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +158,41 @@ async function xv6Run(args: string[], timeout: number): Promise<{ code: number; 
   }
 }
 
+/** A TCP port on 127.0.0.1 free a moment ago (for a migration target to listen on). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A machine started with --incoming: `listening` once it waits for the source, `done` when it ends. */
+function incomingMachine(
+  args: string[],
+  timeout = 180_000,
+): { listening: Promise<void>; done: Promise<{ code: number; out: string; err: string }> } {
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let ready: () => void = () => {};
+  const listening = new Promise<void>((r) => (ready = r));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('latin1')));
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString('latin1');
+    if (err.includes('waiting for a migration')) ready();
+  });
+  const done = new Promise<{ code: number; out: string; err: string }>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      ready();
+      resolve({ code: code ?? -1, out, err });
+    }),
+  );
+  return { listening, done };
+}
+
 if (!haveXv6) console.log(`skipped xv6: ${xv6} is absent`);
 describe.runIf(haveXv6)('riscv machine: xv6 on 3 harts', () => {
   it('pool.pause() while xv6 boots: every hart parks in the kernel, registers are readable, nothing moves, boot resumes', async () => {
@@ -254,6 +290,168 @@ describe.runIf(haveXv6)('riscv machine: xv6 on 3 harts', () => {
           [...common, '--restore', snap, '--until', 'ALL TESTS PASSED', '--timeout', '900', join(xv6, 'kernel')],
           960_000,
         );
+        expect(b.code, b.err).toBe(0);
+        expect(b.out).not.toContain('usertests starting');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    1_400_000,
+  );
+
+  it('live migration at the shell prompt to a process started with --incoming: the target goes on with the session (disk and files included)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riscv-mig-'));
+    try {
+      const disk = join(dir, 'fs.img');
+      copyFileSync(join(xv6, 'fs.img'), disk);
+      const port = await freePort();
+      const common = ['--harts', '3', '--disk', disk, '--timeout', '120'];
+      const target = incomingMachine([
+        ...common,
+        '--incoming',
+        `tcp:127.0.0.1:${port}`,
+        '--input',
+        'cat f\\necho migrated-ok\\n',
+        '--until',
+        'migrated-ok\n$ ',
+        join(xv6, 'kernel'),
+      ]);
+      await target.listening;
+      const a = await machine(
+        [
+          ...common,
+          '--input',
+          'echo before > f\\n',
+          '--migrate-to',
+          `tcp:127.0.0.1:${port}`,
+          '--migrate-at',
+          '$ echo before > f\n$ ',
+          join(xv6, 'kernel'),
+        ],
+        180_000,
+      );
+      const b = await target.done;
+      expect(a.code, a.err).toBe(0);
+      expect(a.err).toMatch(/migrated to tcp:127.0.0.1:\d+: \d+ rounds, \d+ pages, [\d.]+ MiB, downtime [\d.]+ ms/);
+      expect(a.out).not.toContain('cat f');
+      expect(b.code, b.err).toBe(0);
+      expect(b.err).toContain('riscv: migrated in:');
+      expect(b.out).not.toContain('init: starting sh'); // no second boot
+      expect(b.out).toMatch(/^cat f\nbefore\n\$ echo migrated-ok\n/);
+      // a target with other machine options refuses the guest before it confirms: the source runs on
+      const port2 = await freePort();
+      const other = incomingMachine([
+        '--harts',
+        '2',
+        '--disk',
+        disk,
+        '--incoming',
+        `tcp:127.0.0.1:${port2}`,
+        join(xv6, 'kernel'),
+      ]);
+      await other.listening;
+      const c = await machine(
+        [
+          ...common,
+          '--input',
+          'echo still-here\\n',
+          '--migrate-to',
+          `tcp:127.0.0.1:${port2}`,
+          '--migrate-at',
+          'init: starting sh',
+          '--until',
+          'still-here\n$ ',
+          join(xv6, 'kernel'),
+        ],
+        180_000,
+      );
+      const d = await other.done;
+      expect(d.code).toBe(1);
+      expect(d.err).toContain('start with the same options');
+      expect(c.code, c.err).toBe(0);
+      expect(c.err).toContain('failed (the guest runs on here)');
+      expect(c.out).toContain('still-here');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 400_000);
+
+  it('a migration target that dies mid-way (the connection cut after 8 MiB): the source finishes the run itself', async () => {
+    let got = 0;
+    const server = createServer((s) => {
+      s.on('data', (b: Buffer) => {
+        got += b.length;
+        if (got > 8 << 20) s.destroy();
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const r = await xv6Run(
+        [
+          '--input',
+          'echo still-here\\n',
+          '--migrate-to',
+          `tcp:127.0.0.1:${port}`,
+          '--migrate-at',
+          'init: starting sh',
+          '--until',
+          'still-here\n$ ',
+          '--timeout',
+          '120',
+        ],
+        180_000,
+      );
+      expect(got).toBeGreaterThan(8 << 20);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toContain('failed (the guest runs on here)');
+      expect(r.out).toContain('still-here');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  }, 200_000);
+
+  it.runIf(process.env.RISCV_LONG === '1')(
+    'usertests pipe1 migrated live at "usertests starting" to another process passes there (RISCV_LONG=1)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'riscv-mig-'));
+      try {
+        const disk = join(dir, 'fs.img');
+        copyFileSync(join(xv6, 'fs.img'), disk);
+        const port = await freePort();
+        const common = ['--harts', '3', '--disk', disk];
+        const target = incomingMachine(
+          [
+            ...common,
+            '--incoming',
+            `tcp:127.0.0.1:${port}`,
+            '--until',
+            'ALL TESTS PASSED',
+            '--timeout',
+            '900',
+            join(xv6, 'kernel'),
+          ],
+          960_000,
+        );
+        await target.listening;
+        const a = await machine(
+          [
+            ...common,
+            '--input',
+            'usertests pipe1\\n',
+            '--migrate-to',
+            `tcp:127.0.0.1:${port}`,
+            '--migrate-at',
+            'usertests starting',
+            '--timeout',
+            '300',
+            join(xv6, 'kernel'),
+          ],
+          360_000,
+        );
+        const b = await target.done;
+        expect(a.code, a.err).toBe(0);
         expect(b.code, b.err).toBe(0);
         expect(b.out).not.toContain('usertests starting');
       } finally {
