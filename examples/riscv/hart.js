@@ -3,7 +3,7 @@
 // as exit devices (served by the main thread). WFI sleeps in ctx.waitUntil until the hart's
 // timer deadline, woken early by IPIs (msip writes kick the target hart) and device interrupts.
 import { DeviceBus, monotonicNow } from 'guestmem';
-import { Cpu } from './cpu.js';
+import { Cpu } from './cpu/cpu.js';
 import { CLINT_BASE, Clint, PLIC_BASE, Plic, UART_BASE, VIRTIO_BASE } from './devices/platform.js';
 
 const MSIP = 1 << 3;

@@ -13,136 +13,38 @@
 // with every access through the checked register accessors ('checked').
 import { TranslationCache } from 'guestmem';
 
-const TLB_BITS = 8;
-const TLB_SIZE = 1 << TLB_BITS;
-const TLB_MASK = TLB_SIZE - 1;
-/** Debugging: RISCV_TRACE_TRAPS=n prints each hart's first n traps to stderr. */
-const TRACE_TRAPS = Number(process.env.RISCV_TRACE_TRAPS ?? 0);
-/** An impossible fetch page: forces a refill. */
-
-// Privilege levels
-const U = 0;
-const S = 1;
-const M = 3;
-
-// Exception causes
-const MISALIGNED_FETCH = 0;
-const FETCH_ACCESS = 1;
-const ILLEGAL = 2;
-const BREAKPOINT = 3;
-const MISALIGNED_LOAD = 4;
-const LOAD_ACCESS = 5;
-const MISALIGNED_STORE = 6;
-const STORE_ACCESS = 7;
-const ECALL_U = 8;
-const FETCH_PAGE = 12;
-const LOAD_PAGE = 13;
-const STORE_PAGE = 15;
-
-// mstatus bits (low word)
-const SIE = 1 << 1;
-const MIE = 1 << 3;
-const SPIE = 1 << 5;
-const MPIE = 1 << 7;
-const SPP = 1 << 8;
-const MPP_SHIFT = 11;
-const MPRV = 1 << 17;
-const SUM = 1 << 18;
-const MXR = 1 << 19;
-const TVM = 1 << 20;
-const TW = 1 << 21;
-const TSR = 1 << 22;
-const MSTATUS_WRITABLE =
-  SIE | MIE | SPIE | MPIE | SPP | (3 << MPP_SHIFT) | MPRV | SUM | MXR | TVM | TW | TSR | (3 << 13) | (3 << 9);
-const SSTATUS_MASK = SIE | SPIE | SPP | SUM | MXR | (3 << 13) | (3 << 9) | (3 << 15);
-
-// interrupt bits
-const SSIP = 1 << 1;
-const MSIP = 1 << 3;
-const STIP = 1 << 5;
-const MTIP = 1 << 7;
-const SEIP = 1 << 9;
-const MEIP = 1 << 11;
-const S_INTS = SSIP | STIP | SEIP;
-
-// CSR numbers
-const CSR = {
-  sstatus: 0x100,
-  sie: 0x104,
-  stvec: 0x105,
-  scounteren: 0x106,
-  senvcfg: 0x10a,
-  sscratch: 0x140,
-  sepc: 0x141,
-  scause: 0x142,
-  stval: 0x143,
-  sip: 0x144,
-  satp: 0x180,
-  mstatus: 0x300,
-  misa: 0x301,
-  medeleg: 0x302,
-  mideleg: 0x303,
-  mie: 0x304,
-  mtvec: 0x305,
-  mcounteren: 0x306,
-  menvcfg: 0x30a,
-  mcountinhibit: 0x320,
-  mscratch: 0x340,
-  mepc: 0x341,
-  mcause: 0x342,
-  mtval: 0x343,
-  mip: 0x344,
-  cycle: 0xc00,
-  time: 0xc01,
-  instret: 0xc02,
-  mcycle: 0xb00,
-  minstret: 0xb02,
-  mvendorid: 0xf11,
-  marchid: 0xf12,
-  mimpid: 0xf13,
-  mhartid: 0xf14,
-  mconfigptr: 0xf15,
-};
-
-/** Thrown inside the interpreter for a synchronous exception; caught by run(). */
-class Trap {
-  constructor(cause, tval) {
-    this.cause = cause;
-    this.tval = tval;
-  }
-}
-
-const TWO32 = 4294967296;
-const toDouble = (lo, hi) => hi * TWO32 + (lo >>> 0);
-
-/**
- * Low 64 bits of a 64x64 product, on 32-bit halves: the low word by Math.imul, the high word from
- * 16-bit limbs (every partial product below 2^32 and exact; no `%` on doubles, which is a call).
- */
-function mulLo(alo, ahi, blo, bhi, out) {
-  const a0 = alo & 0xffff,
-    a1 = alo >>> 16,
-    b0 = blo & 0xffff,
-    b1 = blo >>> 16;
-  const p01 = a0 * b1,
-    p10 = a1 * b0;
-  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff); // < 3 * 2^16
-  const hiU = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16); // high word of alo * blo
-  out[0] = Math.imul(alo, blo);
-  out[1] = (hiU + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
-}
-
-/** An empty TLB: per entry the virtual page (low word), its high word and the RAM offset. */
-function tlbSet() {
-  const a = () => new Int32Array(TLB_SIZE);
-  return { R: a().fill(-1), W: a().fill(-1), X: a().fill(-1), Ro: a(), Wo: a(), Xo: a(), Rh: a(), Wh: a(), Xh: a() };
-}
-
+import {
+  BREAKPOINT,
+  CSR,
+  ECALL_U,
+  FETCH_ACCESS,
+  ILLEGAL,
+  M,
+  MIE,
+  MISALIGNED_FETCH,
+  MISALIGNED_STORE,
+  MPIE,
+  MPP_SHIFT,
+  MPRV,
+  S,
+  SIE,
+  SPIE,
+  SPP,
+  TSR,
+  TVM,
+  TW,
+  TWO32,
+  Trap,
+  U,
+  toDouble,
+} from './constants.js';
+import { csrExists, csrRead, csrWrite } from './csr.js';
+import { checkInterrupts, trap } from './trap.js';
+import { TLB_MASK, accessFault, fill, tlbSet, translate } from './mmu.js';
+import { amo, breakReservations } from './amo.js';
+import { bigU, mulDiv, mulDivW } from './alu.js';
 /** Blocks (run() calls) between two flushes of the dirty-tracking cache (a power of two). */
 const DIRTY_SYNC_BLOCKS = 256;
-
-const big = (lo, hi) => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
-const bigU = (lo, hi) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 export class Cpu {
   /**
@@ -202,6 +104,7 @@ export class Cpu {
     this.resAddr = 0;
     this.resLo = 0;
     this.resHi = 0;
+    this.resSize = 0;
     this.wfi = false;
     this.blockN = 0; // instructions of the current run() not yet added to instret
     this.spins = 0; // pure load-spin iterations in the last run() (see run)
@@ -292,92 +195,6 @@ export class Cpu {
     return this.priv === M && ms & MPRV ? (ms >>> MPP_SHIFT) & 3 : this.priv;
   }
 
-  /**
-   * Translates virtual address (lo, hi) for an access (0 read, 1 write, 2 execute); returns the
-   * physical address (double). Sets A/D bits. Throws a page fault Trap.
-   */
-  translate(lo, hi, access) {
-    const priv = access === 2 ? this.priv : this.dataPriv();
-    const satpHi = this.getHi(CSR.satp);
-    const va = toDouble(lo, hi);
-    if (priv === M || satpHi >>> 28 !== 8) return hi < 0 ? va + 2 ** 64 : va; // bare
-    // Sv39: bits 63..39 must equal bit 38
-    const top = hi >> 6; // bits 63..38 of the address as a signed value: all 0 or all 1
-    if (top !== 0 && top !== -1) throw this.pageFault(access, lo, hi);
-    const vpn = [(lo >>> 12) & 0x1ff, (lo >>> 21) & 0x1ff, ((lo >>> 30) | (hi << 2)) & 0x1ff];
-    let a = ((this.getLo(CSR.satp) >>> 0) + (satpHi & 0xfff) * TWO32) * 4096; // root table
-    const ms = this.getLo(CSR.mstatus);
-    for (let level = 2; level >= 0; level--) {
-      const pteAddr = a + vpn[level] * 8;
-      const plo = this.physLoad(pteAddr, 4, access) >>> 0;
-      const phi = this.physLoad(pteAddr + 4, 4, access) >>> 0;
-      const v = plo & 1,
-        r = plo & 2,
-        w = plo & 4,
-        xb = plo & 8,
-        ub = plo & 16;
-      if (!v || (!r && w) || phi >>> 22 !== 0) throw this.pageFault(access, lo, hi);
-      const ppn = (plo >>> 10) + (phi & 0x3fffff) * 4194304; // PTE bits 53:10
-      if (!r && !xb) {
-        if (level === 0) throw this.pageFault(access, lo, hi);
-        a = ppn * 4096;
-        continue;
-      }
-      // a leaf: permissions
-      if (priv === U && !ub) throw this.pageFault(access, lo, hi);
-      if (priv === S && ub && (access === 2 || !(ms & SUM))) throw this.pageFault(access, lo, hi);
-      if (access === 0 && !r && !(ms & MXR && xb)) throw this.pageFault(access, lo, hi);
-      if (access === 1 && !w) throw this.pageFault(access, lo, hi);
-      if (access === 2 && !xb) throw this.pageFault(access, lo, hi);
-      // superpages must be aligned
-      const ppnLo = ppn % 512,
-        ppnMid = Math.floor(ppn / 512) % 512;
-      if ((level >= 1 && ppnLo !== 0) || (level === 2 && ppnMid !== 0)) throw this.pageFault(access, lo, hi);
-      // A and D
-      const need = 0x40 | (access === 1 ? 0x80 : 0);
-      if ((plo & need) !== need) this.physStore(pteAddr, 4, plo | need, 0);
-      let base = ppn;
-      if (level >= 1) base += vpn[0];
-      if (level === 2) base += vpn[1] * 512;
-      return base * 4096 + (lo & 0xfff);
-    }
-    throw this.pageFault(access, lo, hi);
-  }
-
-  pageFault(access, lo, hi) {
-    return new Trap(access === 0 ? LOAD_PAGE : access === 1 ? STORE_PAGE : FETCH_PAGE, toDouble(lo, hi));
-  }
-
-  accessFault(access, va) {
-    return new Trap(access === 0 ? LOAD_ACCESS : access === 1 ? STORE_ACCESS : FETCH_ACCESS, va);
-  }
-
-  /** Fills the TLB for virtual (lo, hi) if the page is RAM. */
-  fill(lo, hi, access, pa) {
-    if (!this.useViews) return;
-    const ro = pa - (lo & 0xfff) - this.ramBase;
-    if (ro < 0 || ro >= this.ramSize) return;
-    if (access === 1 && this.dirty !== null) this.dirty.lookup(pa, true);
-    const vpn = lo >>> 12;
-    const e = vpn & TLB_MASK;
-    if (access === 0) {
-      this.tlbR[e] = vpn;
-      this.tlbRh[e] = hi;
-      this.tlbRo[e] = ro;
-    } else if (access === 1) {
-      this.tlbW[e] = vpn;
-      this.tlbWh[e] = hi;
-      this.tlbWo[e] = ro;
-      this.tlbR[e] = vpn; // a writable page is readable (D set, A set)
-      this.tlbRh[e] = hi;
-      this.tlbRo[e] = ro;
-    } else {
-      this.tlbX[e] = vpn;
-      this.tlbXh[e] = hi;
-      this.tlbXo[e] = ro;
-    }
-  }
-
   // ---- physical accesses (slow path) ----
 
   physLoad(pa, size, access) {
@@ -393,12 +210,12 @@ export class Cpu {
       for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.ram8[o + i];
       return v;
     }
-    if (o >= 0 && o < this.ramSize) throw this.accessFault(access, pa);
+    if (o >= 0 && o < this.ramSize) throw accessFault(this, access, pa);
     this.stats.mmio++;
     try {
       return this.phys.bus.read(pa, size);
     } catch {
-      throw this.accessFault(access, pa);
+      throw accessFault(this, access, pa);
     }
   }
 
@@ -425,17 +242,17 @@ export class Cpu {
       } else {
         for (let i = 0; i < size; i++) this.ram8[o + i] = lo >>> (8 * i);
       }
-      if (this.resv[0] !== 0) this.breakReservations(o);
+      if (this.resv[0] !== 0) breakReservations(this, o);
       if (this.dirty !== null && this.useViews) this.dirty.lookup(pa, true);
       return;
     }
-    if (o >= 0 && o < this.ramSize) throw this.accessFault(1, pa);
+    if (o >= 0 && o < this.ramSize) throw accessFault(this, 1, pa);
     this.stats.mmio++;
     try {
       if (size === 8) this.phys.bus.write64(pa, bigU(lo, hi));
       else this.phys.bus.write(pa, size, size === 4 ? lo >>> 0 : lo & (size === 2 ? 0xffff : 0xff));
     } catch {
-      throw this.accessFault(1, pa);
+      throw accessFault(this, 1, pa);
     }
   }
 
@@ -459,8 +276,8 @@ export class Cpu {
 
   /** A load of `size` bytes at virtual (lo, hi), slow path: returns lo; 8-byte loads set tmp[1]. */
   loadSlow(lo, hi, size, signed) {
-    const pa = this.translate(lo, hi, 0);
-    this.fill(lo, hi, 0, pa);
+    const pa = translate(this, lo, hi, 0);
+    fill(this, lo, hi, 0, pa);
     if (size === 8) {
       const o = pa - this.ramBase;
       if (o >= 0 && o + 8 <= this.ramSize) {
@@ -468,13 +285,13 @@ export class Cpu {
         this.tmp[1] = this.physLoad(pa + 4, 4, 0);
         return this.tmp[0];
       }
-      if (o >= 0 && o < this.ramSize) throw this.accessFault(0, pa);
+      if (o >= 0 && o < this.ramSize) throw accessFault(this, 0, pa);
       this.stats.mmio++;
       let v;
       try {
         v = this.phys.bus.read64(pa);
       } catch {
-        throw this.accessFault(0, pa);
+        throw accessFault(this, 0, pa);
       }
       this.tmp[0] = Number(v & 0xffffffffn) | 0;
       this.tmp[1] = Number(v >> 32n) | 0;
@@ -500,8 +317,8 @@ export class Cpu {
       }
       return;
     }
-    const pa = this.translate(lo, hi, 1);
-    this.fill(lo, hi, 1, pa);
+    const pa = translate(this, lo, hi, 1);
+    fill(this, lo, hi, 1, pa);
     this.physStore(pa, size, vlo, vhi);
   }
 
@@ -511,64 +328,14 @@ export class Cpu {
     const vpn = lo >>> 12;
     const e = vpn & TLB_MASK;
     if (this.tlbW[e] === vpn && this.tlbWh[e] === hi) return this.tlbWo[e] + (lo & 0xfff);
-    const pa = this.translate(lo, hi, 1);
-    this.fill(lo, hi, 1, pa);
+    const pa = translate(this, lo, hi, 1);
+    fill(this, lo, hi, 1, pa);
     const o = pa - this.ramBase;
-    if (!(o >= 0 && o + size <= this.ramSize)) throw this.accessFault(1, pa);
+    if (!(o >= 0 && o + size <= this.ramSize)) throw accessFault(this, 1, pa);
     return o;
   }
 
   // ---- traps ----
-
-  trap(cause, tval, isInterrupt) {
-    this.stats.traps++;
-    // a trap drops this hart's reservation (an sc after it may fail; none is left dangling)
-    if (this.resv[this.resSlot] !== -1 && Atomics.exchange(this.resv, this.resSlot, -1) !== -1)
-      Atomics.sub(this.resv, 0, 1);
-    if (!isInterrupt) this.stats.exceptions = (this.stats.exceptions ?? 0) + 1;
-    if (TRACE_TRAPS > 0 && (isInterrupt ? this.stats.interrupts : this.stats.exceptions) < TRACE_TRAPS)
-      process.stderr.write(
-        `hart ${this.hartid}: ${isInterrupt ? 'interrupt' : 'exception'} ${cause} at pc 0x${this.pc.toString(16)} tval 0x${tval.toString(16)} priv ${this.priv}\n`,
-      );
-    if (isInterrupt) this.stats.interrupts++;
-    const pc = this.pc;
-    const deleg = isInterrupt ? this.getLo(CSR.mideleg) : this.getLo(CSR.medeleg);
-    const ms = this.getLo(CSR.mstatus);
-    const tvLo = tval | 0,
-      tvHi = Math.floor(tval / TWO32) | 0;
-    const pcLo = pc | 0,
-      pcHi = Math.floor(pc / TWO32) | 0;
-    if (this.priv <= S && (deleg >>> cause) & 1) {
-      this.setCsr(CSR.sepc, pcLo, pcHi);
-      this.setCsr(CSR.scause, cause, isInterrupt ? 0x80000000 | 0 : 0);
-      this.setCsr(CSR.stval, tvLo, tvHi);
-      let s = ms & ~(SPIE | SPP | SIE);
-      if (ms & SIE) s |= SPIE;
-      if (this.priv === S) s |= SPP;
-      this.setCsr(CSR.mstatus, s, this.getHi(CSR.mstatus));
-      this.setPriv(S);
-      this.pc = this.vector(CSR.stvec, cause, isInterrupt);
-    } else {
-      this.setCsr(CSR.mepc, pcLo, pcHi);
-      this.setCsr(CSR.mcause, cause, isInterrupt ? 0x80000000 | 0 : 0);
-      this.setCsr(CSR.mtval, tvLo, tvHi);
-      let s = ms & ~(MPIE | (3 << MPP_SHIFT) | MIE);
-      if (ms & MIE) s |= MPIE;
-      s |= this.priv << MPP_SHIFT;
-      this.setCsr(CSR.mstatus, s, this.getHi(CSR.mstatus));
-      if (s & MPRV && this.priv === M) this.flushTlb(); // MPP, MPRV's effective privilege, changed
-      this.setPriv(M);
-      this.pc = this.vector(CSR.mtvec, cause, isInterrupt);
-    }
-    this.fetchPage = -1;
-  }
-
-  vector(csr, cause, isInterrupt) {
-    const lo = this.getLo(csr),
-      hi = this.getHi(csr);
-    const base = toDouble(lo & ~3, hi);
-    return isInterrupt && (lo & 3) === 1 ? base + 4 * cause : base;
-  }
 
   setPriv(p) {
     if (p !== this.priv) {
@@ -583,170 +350,7 @@ export class Cpu {
     return this.getLo(CSR.mip) | this.platform.lines(this);
   }
 
-  /** Takes the highest-priority enabled pending interrupt, if any; returns whether it did. */
-  checkInterrupts() {
-    const pending = this.mip() & this.getLo(CSR.mie);
-    if (pending === 0) return false;
-    const ms = this.getLo(CSR.mstatus);
-    const deleg = this.getLo(CSR.mideleg);
-    const mEnabled = this.priv < M || (ms & MIE) !== 0;
-    const sEnabled = this.priv < S || (this.priv === S && (ms & SIE) !== 0);
-    const m = pending & ~deleg;
-    const s = pending & deleg;
-    let take = 0;
-    if (mEnabled && m) take = m;
-    else if (sEnabled && s) take = s;
-    if (take === 0) return false;
-    for (const cause of [11, 3, 7, 9, 1, 5]) {
-      if (take & (1 << cause)) {
-        this.trap(cause, 0, true);
-        return true;
-      }
-    }
-    return false;
-  }
-
   // ---- CSR access ----
-
-  csrRead(n) {
-    const priv = this.priv;
-    if (((n >>> 8) & 3) > priv) throw new Trap(ILLEGAL, 0);
-    switch (n) {
-      case CSR.sstatus: {
-        const lo = this.getLo(CSR.mstatus) & SSTATUS_MASK;
-        this.tmp[1] = this.getHi(CSR.mstatus) & 3; // UXL
-        return lo;
-      }
-      case CSR.sie:
-        this.tmp[1] = 0;
-        return this.getLo(CSR.mie) & this.getLo(CSR.mideleg);
-      case CSR.sip:
-        this.tmp[1] = 0;
-        return this.mip() & this.getLo(CSR.mideleg);
-      case CSR.mip:
-        this.tmp[1] = 0;
-        return this.mip();
-      case CSR.satp:
-        if (priv === S && this.getLo(CSR.mstatus) & TVM) throw new Trap(ILLEGAL, 0);
-        break;
-      case CSR.cycle:
-      case CSR.instret:
-      case CSR.time:
-        this.counterAllowed(n);
-      // fallthrough
-      case CSR.mcycle:
-      case CSR.minstret: {
-        const v = n === CSR.time ? this.platform.mtime() : this.instret + this.blockN;
-        this.tmp[1] = Math.floor(v / TWO32) | 0;
-        return v | 0;
-      }
-      default:
-        if (!this.csrExists(n)) throw new Trap(ILLEGAL, 0);
-    }
-    this.tmp[1] = this.getHi(n);
-    return this.getLo(n);
-  }
-
-  counterAllowed(n) {
-    const bit = 1 << (n - 0xc00);
-    if (this.priv < M && !(this.getLo(CSR.mcounteren) & bit)) throw new Trap(ILLEGAL, 0);
-    if (this.priv === U && !(this.getLo(CSR.scounteren) & bit)) throw new Trap(ILLEGAL, 0);
-  }
-
-  csrExists(n) {
-    if (n >= 0x3a0 && n <= 0x3ef) return true; // pmpcfg/pmpaddr: accepted, no effect
-    if ((n >= 0xb03 && n <= 0xb1f) || (n >= 0x323 && n <= 0x33f) || (n >= 0xc03 && n <= 0xc1f)) return true; // hpm counters: zero
-    for (const k in CSR) if (CSR[k] === n) return true;
-    return n === 0x7a0 || n === 0x7a1 || n === 0x7a2 || n === 0x7a3 || n === 0x5a8; // tselect/tdata: read 0
-  }
-
-  csrWrite(n, lo, hi) {
-    if (n >>> 10 === 3) throw new Trap(ILLEGAL, 0); // read-only
-    if (((n >>> 8) & 3) > this.priv) throw new Trap(ILLEGAL, 0);
-    switch (n) {
-      case CSR.sstatus: {
-        const ms = this.getLo(CSR.mstatus);
-        const v = (ms & ~SSTATUS_MASK) | (lo & SSTATUS_MASK);
-        this.setCsr(CSR.mstatus, v, this.getHi(CSR.mstatus));
-        // Only SUM and MXR change what a cached translation allows (SIE, toggled by every
-        // spinlock's push_off/pop_off, does not): keep the TLB otherwise.
-        if ((ms ^ v) & (SUM | MXR)) this.flushTlb();
-        return;
-      }
-      case CSR.mstatus: {
-        const ms = this.getLo(CSR.mstatus);
-        let v = (lo & MSTATUS_WRITABLE) | (ms & ~MSTATUS_WRITABLE);
-        if (((v >>> MPP_SHIFT) & 3) === 2) v &= ~(3 << MPP_SHIFT); // MPP is WARL: no H mode
-        this.setCsr(CSR.mstatus, v, 0xa);
-        // SUM, MXR, MPRV and (for MPRV's effective privilege) MPP decide data translations
-        if ((ms ^ v) & (SUM | MXR | MPRV | (3 << MPP_SHIFT))) this.flushTlb();
-        return;
-      }
-      case CSR.sie: {
-        const d = this.getLo(CSR.mideleg);
-        this.setCsr(CSR.mie, (this.getLo(CSR.mie) & ~d) | (lo & d), 0);
-        return;
-      }
-      case CSR.mie:
-        this.setCsr(CSR.mie, lo & (S_INTS | MSIP | MTIP | MEIP), 0);
-        return;
-      case CSR.sip: {
-        const d = this.getLo(CSR.mideleg) & SSIP;
-        this.setCsr(CSR.mip, (this.getLo(CSR.mip) & ~d) | (lo & d), 0);
-        return;
-      }
-      case CSR.mip: {
-        const w = SSIP | STIP | SEIP;
-        this.setCsr(CSR.mip, (this.getLo(CSR.mip) & ~w) | (lo & w), 0);
-        return;
-      }
-      case CSR.mideleg:
-        this.setCsr(n, lo & S_INTS, 0);
-        return;
-      case CSR.medeleg:
-        this.setCsr(n, lo & 0xb3ff, 0); // not ecall-from-M (11)
-        return;
-      case CSR.satp: {
-        if (this.priv === S && this.getLo(CSR.mstatus) & TVM) throw new Trap(ILLEGAL, 0);
-        const mode = hi >>> 28;
-        if (mode !== 0 && mode !== 8) return; // unsupported modes: no change
-        this.setCsr(n, lo, hi & 0xf0000fff); // ASID: 0 bits
-        this.flushTlb();
-        this.fetchPage = -1;
-        return;
-      }
-      case CSR.mtvec:
-      case CSR.stvec:
-        this.setCsr(n, lo & ~2, hi);
-        return;
-      case CSR.mepc:
-      case CSR.sepc:
-        this.setCsr(n, lo & ~3, hi);
-        return;
-      case CSR.misa:
-      case CSR.mhartid:
-        return; // WARL, fixed
-      case CSR.mcycle:
-      case CSR.minstret:
-        // the next instruction reads the written value: the writing one does not count
-        this.instret = toDouble(lo, hi) - this.blockN - 1;
-        return;
-      case CSR.mcounteren:
-      case CSR.scounteren:
-        this.setCsr(n, lo & 7, 0);
-        return;
-      default:
-        if (!this.csrExists(n)) throw new Trap(ILLEGAL, 0);
-        if (n >= 0x3a0 && n <= 0x3ef) {
-          // PMP: stored and read back (RV64: even pmpcfg only; pmpaddr holds bits 55:2), not enforced
-          if (n < 0x3b0 && n & 1) throw new Trap(ILLEGAL, 0);
-          this.setCsr(n, lo, n >= 0x3b0 ? hi & 0x3fffff : hi);
-          return;
-        }
-        if (n >= 0x7a0) return; // triggers: accepted
-        this.setCsr(n, lo, hi);
-    }
-  }
 
   /** Sleeps in WFI until an interrupt is pending (or the platform wakes it for another reason). */
   waitForInterrupt() {
@@ -765,7 +369,7 @@ export class Cpu {
    * to the others for a moment (see hart.js).
    */
   run(budget) {
-    this.checkInterrupts();
+    checkInterrupts(this);
     const x = this.x;
     const ram32 = this.ram32,
       ram16 = this.ram16,
@@ -909,7 +513,7 @@ export class Cpu {
               let lo, hi;
               if (f7 === 1) {
                 this.pc = fpage + d;
-                this.mulDiv(f3, alo, ahi, blo, bhi);
+                mulDiv(f3, alo, ahi, blo, bhi, tmp);
                 lo = tmp[0];
                 hi = tmp[1];
               } else if (f7 === 0) {
@@ -1107,7 +711,7 @@ export class Cpu {
                   ram32[o >>> 2] = vlo;
                   ram32[(o >>> 2) + 1] = vhi;
                 }
-                if (resv[0] !== 0) this.breakReservations(o);
+                if (resv[0] !== 0) breakReservations(this, o);
               } else {
                 this.pc = fpage + d;
                 this.stats.tlbMiss++;
@@ -1240,7 +844,7 @@ export class Cpu {
                 f3 = (insn >>> 12) & 7;
               let v;
               if (f7 === 1) {
-                v = this.mulDivW(f3, a, b);
+                v = mulDivW(f3, a, b);
               } else if (f7 === 0 && f3 === 0) v = (a + b) | 0;
               else if (f7 === 0x20 && f3 === 0) v = (a - b) | 0;
               else if (f7 === 0 && f3 === 1) v = a << (b & 31);
@@ -1291,7 +895,7 @@ export class Cpu {
       } catch (e) {
         if (!(e instanceof Trap)) throw e;
         this.pc = fpage + d;
-        this.trap(e.cause, e.tval, false);
+        trap(this, e.cause, e.tval, false);
         ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
         fpage = this.pc;
         d = 0;
@@ -1320,14 +924,14 @@ export class Cpu {
         return page;
       }
     }
-    const pa = this.translate(lo, hi, 2);
+    const pa = translate(this, lo, hi, 2);
     const o = pa - this.ramBase;
     if (!(o >= 0 && o < this.ramSize)) {
       if (/** @type {import('guestmem').DeviceBus} */ (this.phys.bus).find(pa) === undefined)
         throw new Trap(FETCH_ACCESS, pc);
       return -1;
     }
-    this.fill(lo, hi, 2, pa);
+    fill(this, lo, hi, 2, pa);
     this.fetchPa = Math.floor(pa / 4096) * 4096;
     return Math.floor(o / 4096) * 4096;
   }
@@ -1335,7 +939,7 @@ export class Cpu {
   fetchSlow(pc) {
     const lo = pc | 0,
       hi = Math.floor(pc / TWO32) | 0;
-    const pa = this.translate(lo, hi, 2);
+    const pa = translate(this, lo, hi, 2);
     return this.physLoad(pa, 4, 2);
   }
 
@@ -1349,61 +953,6 @@ export class Cpu {
     return a;
   }
 
-  /** The M extension's 64-bit operations: result in tmp. */
-  mulDiv(f3, alo, ahi, blo, bhi) {
-    const t = this.tmp;
-    if (f3 === 0) {
-      mulLo(alo, ahi, blo, bhi, t);
-      return;
-    }
-    let r;
-    const a = big(alo, ahi),
-      b = big(blo, bhi),
-      au = bigU(alo, ahi),
-      bu = bigU(blo, bhi);
-    switch (f3) {
-      case 1:
-        r = (a * b) >> 64n;
-        break;
-      case 2:
-        r = (a * bu) >> 64n;
-        break;
-      case 3:
-        r = (au * bu) >> 64n;
-        break;
-      case 4:
-        r = b === 0n ? -1n : a === -(1n << 63n) && b === -1n ? a : a / b;
-        break;
-      case 5:
-        r = bu === 0n ? (1n << 64n) - 1n : au / bu;
-        break;
-      case 6:
-        r = b === 0n ? a : a === -(1n << 63n) && b === -1n ? 0n : a % b;
-        break;
-      default:
-        r = bu === 0n ? au : au % bu;
-    }
-    t[0] = Number(BigInt.asUintN(32, r));
-    t[1] = Number(BigInt.asIntN(32, r >> 32n));
-  }
-
-  mulDivW(f3, a, b) {
-    switch (f3) {
-      case 0:
-        return Math.imul(a, b);
-      case 4:
-        return b === 0 ? -1 : a === -0x80000000 && b === -1 ? a : (a / b) | 0;
-      case 5:
-        return b === 0 ? -1 : ((a >>> 0) / (b >>> 0)) | 0;
-      case 6:
-        return b === 0 ? a : a === -0x80000000 && b === -1 ? 0 : (a % b) | 0;
-      case 7:
-        return b === 0 ? a : ((a >>> 0) % (b >>> 0)) | 0;
-      default:
-        throw new Trap(ILLEGAL, 0);
-    }
-  }
-
   /** The rarer instructions (AMO, SYSTEM, …): returns the next pc. */
   exec(insn, pc) {
     const x = this.x;
@@ -1413,7 +962,7 @@ export class Cpu {
     const f3 = (insn >>> 12) & 7;
     switch (insn & 0x7f) {
       case 0x2f:
-        this.amo(insn, rd, rs1, rs2, f3);
+        amo(this, insn, rd, rs1, rs2, f3);
         return pc + 4;
       case 0x73: {
         if (f3 === 0) return this.system(insn, pc);
@@ -1428,9 +977,9 @@ export class Cpu {
         let oldLo = 0,
           oldHi = 0;
         if (op !== 1 || rd !== 0) {
-          oldLo = this.csrRead(n);
+          oldLo = csrRead(this, n);
           oldHi = this.tmp[1];
-        } else if (((n >>> 8) & 3) > this.priv || !this.csrExists(n)) throw new Trap(ILLEGAL, insn >>> 0);
+        } else if (((n >>> 8) & 3) > this.priv || !csrExists(this, n)) throw new Trap(ILLEGAL, insn >>> 0);
         if (writes) {
           let lo = srcLo,
             hi = srcHi;
@@ -1441,7 +990,7 @@ export class Cpu {
             lo = oldLo & ~srcLo;
             hi = oldHi & ~srcHi;
           }
-          this.csrWrite(n, lo, hi);
+          csrWrite(this, n, lo, hi);
         }
         if (rd !== 0) {
           x[2 * rd] = oldLo;
@@ -1508,182 +1057,8 @@ export class Cpu {
   /** After an instruction that may enable an interrupt: takes it at once (at `next`). */
   afterSystem(next) {
     this.pc = next;
-    if ((this.mip() & this.getLo(CSR.mie)) !== 0 && this.checkInterrupts()) return this.pc;
+    if ((this.mip() & this.getLo(CSR.mie)) !== 0 && checkInterrupts(this)) return this.pc;
     return next;
-  }
-
-  /**
-   * A store to RAM offset `o` clears every reservation on its 8-byte granule (this hart's own
-   * too). Called only while some hart holds one (`resv[0]`, one load on every store).
-   */
-  breakReservations(o) {
-    const resv = this.resv;
-    const g = o >>> 3;
-    for (let k = 1; k < resv.length; k++) {
-      if (resv[k] === g && Atomics.compareExchange(resv, k, g, -1) === g) Atomics.sub(resv, 0, 1);
-    }
-  }
-
-  /** LR/SC and the AMOs, as atomic operations on shared memory. */
-  amo(insn, rd, rs1, rs2, f3) {
-    const x = this.x;
-    const f5 = insn >>> 27;
-    const alo = x[2 * rs1],
-      ahi = x[2 * rs1 + 1];
-    if (f3 !== 2 && f3 !== 3) throw new Trap(ILLEGAL, insn >>> 0);
-    const size = f3 === 2 ? 4 : 8;
-    const vlo = x[2 * rs2],
-      vhi = x[2 * rs2 + 1];
-    const mem = this.ram32;
-    let oldLo, oldHi;
-    if (f5 === 2) {
-      // lr
-      if (rs2 !== 0) throw new Trap(ILLEGAL, insn >>> 0);
-      if ((alo & (size - 1)) !== 0) throw new Trap(MISALIGNED_LOAD, toDouble(alo, ahi));
-      const pa = this.translate(alo, ahi, 0);
-      const o = pa - this.ramBase;
-      if (!(o >= 0 && o + size <= this.ramSize)) throw this.accessFault(0, pa);
-      // publish the reservation before reading, so a store after the read sees it
-      if (Atomics.exchange(this.resv, this.resSlot, o >>> 3) === -1) Atomics.add(this.resv, 0, 1);
-      oldLo = Atomics.load(mem, o >>> 2);
-      oldHi = size === 8 ? Atomics.load(mem, (o >>> 2) + 1) : oldLo >> 31;
-      this.resAddr = o;
-      this.resLo = oldLo;
-      this.resHi = size === 8 ? oldHi : 0;
-      this.resSize = size;
-    } else if (f5 === 3) {
-      // sc: succeeds if the reservation still holds (no hart stored to the granule since: their
-      // stores clear it in `resv`) and memory still has the value lr read (a compare-and-swap,
-      // which also catches a store racing with this sc)
-      const o = this.amoTarget(alo, ahi, size);
-      const held = Atomics.exchange(this.resv, this.resSlot, -1); // take it: a breaker now misses
-      if (held !== -1) Atomics.sub(this.resv, 0, 1);
-      let ok = false;
-      if (held === o >>> 3 && this.resAddr === o && this.resSize === size) {
-        if (size === 4) ok = Atomics.compareExchange(mem, o >>> 2, this.resLo, vlo) === this.resLo;
-        else ok = this.cas64(o, this.resLo, this.resHi, vlo, vhi);
-      }
-      if (ok && this.resv[0] !== 0) this.breakReservations(o);
-      oldLo = ok ? 0 : 1;
-      oldHi = 0;
-    } else {
-      const o = this.amoTarget(alo, ahi, size);
-      if (this.resv[0] !== 0) this.breakReservations(o);
-      if (size === 4) {
-        oldLo = this.amo32(f5, o >>> 2, vlo, insn);
-        oldHi = oldLo >> 31;
-      } else {
-        oldLo = this.amo64(f5, o, vlo, vhi, insn);
-        oldHi = this.tmp[1];
-      }
-    }
-    if (rd !== 0) {
-      x[2 * rd] = oldLo;
-      x[2 * rd + 1] = oldHi;
-    }
-  }
-
-  amo32(f5, i, v, insn) {
-    const m = this.ram32;
-    switch (f5) {
-      case 0:
-        return Atomics.add(m, i, v);
-      case 1:
-        return Atomics.exchange(m, i, v);
-      case 4:
-        return Atomics.xor(m, i, v);
-      case 8:
-        return Atomics.or(m, i, v);
-      case 12:
-        return Atomics.and(m, i, v);
-      case 16:
-      case 20:
-      case 24:
-      case 28:
-        for (;;) {
-          const old = Atomics.load(m, i);
-          let nv;
-          if (f5 === 16) nv = old < v ? old : v;
-          else if (f5 === 20) nv = old > v ? old : v;
-          else if (f5 === 24) nv = old >>> 0 < v >>> 0 ? old : v;
-          else nv = old >>> 0 > v >>> 0 ? old : v;
-          if (Atomics.compareExchange(m, i, old, nv) === old) return old;
-        }
-      default:
-        throw new Trap(ILLEGAL, insn >>> 0);
-    }
-  }
-
-  /**
-   * 64-bit AMOs as a compare-and-swap loop on the two halves, made atomic by a per-word lock
-   * would be ideal; here the high half is updated with compareExchange after the low half, and
-   * the pair is retried if either moved (other harts' 64-bit AMOs use the same protocol).
-   */
-  amo64(f5, o, vlo, vhi, insn) {
-    const t = this.tmp;
-    for (;;) {
-      const lo = Atomics.load(this.ram32, o >>> 2),
-        hi = Atomics.load(this.ram32, (o >>> 2) + 1);
-      let nlo, nhi;
-      switch (f5) {
-        case 0:
-          nlo = (lo + vlo) | 0;
-          nhi = (hi + vhi + (nlo >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
-          break;
-        case 1:
-          nlo = vlo;
-          nhi = vhi;
-          break;
-        case 4:
-          nlo = lo ^ vlo;
-          nhi = hi ^ vhi;
-          break;
-        case 8:
-          nlo = lo | vlo;
-          nhi = hi | vhi;
-          break;
-        case 12:
-          nlo = lo & vlo;
-          nhi = hi & vhi;
-          break;
-        case 16:
-        case 20:
-        case 24:
-        case 28: {
-          const signed = f5 < 24;
-          const less = signed
-            ? hi < vhi || (hi === vhi && lo >>> 0 < vlo >>> 0)
-            : hi >>> 0 < vhi >>> 0 || (hi === vhi && lo >>> 0 < vlo >>> 0);
-          const keepOld = f5 === 16 || f5 === 24 ? less : !less && !(hi === vhi && lo === vlo) ? true : !less;
-          nlo = keepOld ? lo : vlo;
-          nhi = keepOld ? hi : vhi;
-          break;
-        }
-        default:
-          throw new Trap(ILLEGAL, insn >>> 0);
-      }
-      if (this.cas64(o, lo, hi, nlo, nhi)) {
-        t[1] = hi;
-        return lo;
-      }
-    }
-  }
-
-  /**
-   * A 64-bit compare-and-swap on two 32-bit words, serialized by a global lock word shared by
-   * every hart (the last word of the state buffer's lock area): 64-bit AMOs are rare.
-   */
-  cas64(o, elo, ehi, nlo, nhi) {
-    const lock = this.platform.lock;
-    while (Atomics.compareExchange(lock, 0, 0, 1) !== 0);
-    const i = o >>> 2;
-    const ok = Atomics.load(this.ram32, i) === elo && Atomics.load(this.ram32, i + 1) === ehi;
-    if (ok) {
-      Atomics.store(this.ram32, i, nlo);
-      Atomics.store(this.ram32, i + 1, nhi);
-    }
-    Atomics.store(lock, 0, 0);
-    return ok;
   }
 }
 
