@@ -35,11 +35,17 @@ const edge = [
 const word = fc.oneof(fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), fc.constantFrom(...edge));
 
 /** A hart over 1 MiB of RAM with a platform that never interrupts. */
-export function testHart(): { cpu: any; mem: GuestMemoryMmap; regs: Int32Array } {
+/** What these tests use of the example's Cpu class. */
+interface Hart {
+  pc: number;
+  run(budget: number): number;
+}
+
+export function testHart(): { cpu: Hart; mem: GuestMemoryMmap; regs: Int32Array } {
   const mem = GuestMemoryMmap.fromRanges([[RAM, 1 << 20]]);
   const regs = new Int32Array(64);
   const platform = { lock: new Int32Array(new SharedArrayBuffer(4)), mtime: () => 0, lines: () => 0, sleep: () => {} };
-  const cpu = new Cpu({ hartid: 0, regs, phys: mem, platform, ram: { base: RAM, size: 1 << 20 } });
+  const cpu: Hart = new Cpu({ hartid: 0, regs, phys: mem, platform, ram: { base: RAM, size: 1 << 20 } });
   return { cpu, mem, regs };
 }
 const { cpu, mem, regs } = testHart();
