@@ -1,4 +1,4 @@
-// One RV64IMA hart (Zicsr, Zifencei; M, S and U modes; Sv39) as an interpreter over guestmem.
+// One RV64IMAC hart (Zicsr, Zifencei; M, S and U modes; Sv39) as an interpreter over guestmem.
 //
 // Registers: an Int32Array of 64 words (x[2r] low, x[2r+1] high half of register r), kept in the
 // vCPU's state block so the main thread can read them while the pool is paused. The pc is a
@@ -21,7 +21,6 @@ import {
   ILLEGAL,
   M,
   MIE,
-  MISALIGNED_FETCH,
   MISALIGNED_STORE,
   MPIE,
   MPP_SHIFT,
@@ -40,6 +39,7 @@ import {
 } from './constants.js';
 import { csrExists, csrRead, csrWrite } from './csr.js';
 import { checkInterrupts, trap } from './trap.js';
+import { EXPANDED } from './compressed.js';
 import { TLB_MASK, accessFault, fill, tlbSet, translate } from './mmu.js';
 import { amo, breakReservations } from './amo.js';
 import { bigU, mulDiv, mulDivW } from './alu.js';
@@ -110,8 +110,8 @@ export class Cpu {
     this.spins = 0; // pure load-spin iterations in the last run() (see run)
     this.pmp = new Int32Array(2 * 64); // pmpcfg0..15 / pmpaddr0..63 (lo/hi), WARL storage
     this.stats = { traps: 0, interrupts: 0, wfi: 0, mmio: 0, tlbMiss: 0 };
-    // misa: RV64 (MXL=2 in bits 63:62), extensions I, M, A, S, U
-    this.setCsr(CSR.misa, (1 << 0) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20), 0x80000000 | 0);
+    // misa: RV64 (MXL=2 in bits 63:62), extensions A, C, I, M, S, U
+    this.setCsr(CSR.misa, (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20), 0x80000000 | 0);
     this.setCsr(CSR.mstatus, 0, 0xa); // UXL = SXL = 2
     this.setCsr(CSR.mhartid, this.hartid, 0);
   }
@@ -396,6 +396,7 @@ export class Cpu {
     this.fetchPage = -1;
     const tmp = this.tmp;
     const end = budget;
+    const expanded = EXPANDED;
     while (n < end) {
       try {
         for (; n < end; n++) {
@@ -406,7 +407,8 @@ export class Cpu {
             const r = this.fetchRefill(pc);
             if (r === -1) {
               // an instruction from a device region: fetch it through the slow path
-              fpage = this.exec(this.fetchSlow(pc), pc);
+              const word = this.fetchSlow(pc);
+              fpage = (word & 3) === 3 ? this.exec(word, pc, 4) : this.exec(EXPANDED[word], pc, 2);
               d = 0;
               dlim = 0;
               ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
@@ -417,7 +419,24 @@ export class Cpu {
             d = (pc - fpage) | 0;
             dlim = 4096;
           }
-          const insn = useViews ? ram32[(fbase + d) >>> 2] : this.phys.ld32s(this.fetchPa + d);
+          // ---- fetch: a 32-bit instruction or a 16-bit parcel (C), at any 2-byte offset ----
+          let insn;
+          if (useViews) {
+            const a = fbase + d;
+            if ((d & 2) === 0) insn = ram32[a >>> 2];
+            else if (d !== 4094) insn = ram16[a >>> 1] | (ram16[(a >>> 1) + 1] << 16);
+            else {
+              insn = ram16[a >>> 1];
+              if ((insn & 3) === 3) insn = this.fetchCross(fpage + d, insn);
+            }
+          } else insn = this.fetchChecked(fpage, d);
+          let ilen = 4;
+          if ((insn & 3) !== 3) {
+            const h = insn & 0xffff;
+            insn = expanded[h];
+            ilen = 2;
+            if (insn === 0) throw new Trap(ILLEGAL, h);
+          }
           const rd = (insn >>> 7) & 31,
             rs1 = (insn >>> 15) & 31,
             rs2 = (insn >>> 20) & 31;
@@ -499,7 +518,7 @@ export class Cpu {
                 x[2 * rd] = lo;
                 x[2 * rd + 1] = hi;
               }
-              d += 4;
+              d += ilen;
               break;
             }
             case 0x33: {
@@ -590,7 +609,7 @@ export class Cpu {
                 x[2 * rd] = lo;
                 x[2 * rd + 1] = hi;
               }
-              d += 4;
+              d += ilen;
               break;
             }
             case 0x03: {
@@ -685,7 +704,7 @@ export class Cpu {
                 x[2 * rd] = vlo;
                 x[2 * rd + 1] = vhi;
               }
-              d += 4;
+              d += ilen;
               break;
             }
             case 0x23: {
@@ -717,7 +736,7 @@ export class Cpu {
                 this.stats.tlbMiss++;
                 this.storeSlow(lo, hi, size, vlo, vhi);
               }
-              d += 4;
+              d += ilen;
               break;
             }
             case 0x63: {
@@ -752,20 +771,18 @@ export class Cpu {
               if (take) {
                 const imm =
                   ((insn >> 31) << 12) | ((insn & 0x80) << 4) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
-                // pc is 4-aligned, so the target is iff the offset is
-                if ((imm & 3) !== 0) throw new Trap(MISALIGNED_FETCH, fpage + d + imm);
+                // with C, every target (pc + an even offset) is aligned enough
                 if (imm < 0 && imm >= -32 && !stored) spins++;
                 stored = false;
                 d += imm; // may leave the page: the next fetch refills
-              } else d += 4;
+              } else d += ilen;
               break;
             }
             case 0x6f: {
               // JAL
               const imm = ((insn >> 31) << 20) | (insn & 0xff000) | ((insn >>> 9) & 0x800) | ((insn >>> 20) & 0x7fe);
-              if ((imm & 3) !== 0) throw new Trap(MISALIGNED_FETCH, fpage + d + imm);
               if (rd !== 0) {
-                const link = fpage + d + 4;
+                const link = fpage + d + ilen;
                 x[2 * rd] = link | 0;
                 x[2 * rd + 1] = Math.floor(link / TWO32) | 0;
               }
@@ -779,9 +796,8 @@ export class Cpu {
               const lo = (blo + imm) & ~1;
               const hi = (x[2 * rs1 + 1] + (imm >> 31) + (((blo + imm) | 0) >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
               const target = toDouble(lo, hi);
-              if (lo & 3) throw new Trap(MISALIGNED_FETCH, target);
               if (rd !== 0) {
-                const link = fpage + d + 4;
+                const link = fpage + d + ilen;
                 x[2 * rd] = link | 0;
                 x[2 * rd + 1] = Math.floor(link / TWO32) | 0;
               }
@@ -795,7 +811,7 @@ export class Cpu {
                 x[2 * rd] = insn & 0xfffff000;
                 x[2 * rd + 1] = insn >> 31;
               }
-              d += 4;
+              d += ilen;
               break;
             case 0x17: {
               // AUIPC
@@ -804,7 +820,7 @@ export class Cpu {
                 x[2 * rd] = v | 0;
                 x[2 * rd + 1] = Math.floor(v / TWO32) | 0;
               }
-              d += 4;
+              d += ilen;
               break;
             }
             case 0x1b: {
@@ -833,7 +849,7 @@ export class Cpu {
                 x[2 * rd] = v;
                 x[2 * rd + 1] = v >> 31;
               }
-              d += 4;
+              d += ilen;
               break;
             }
             case 0x3b: {
@@ -855,7 +871,7 @@ export class Cpu {
                 x[2 * rd] = v;
                 x[2 * rd + 1] = v >> 31;
               }
-              d += 4;
+              d += ilen;
               break;
             }
             case 0x0f: // FENCE, FENCE.I
@@ -863,7 +879,7 @@ export class Cpu {
                 if (((insn >>> 12) & 7) !== 1) throw new Trap(ILLEGAL, insn >>> 0);
                 dlim = 0; // fence.i: refetch
               } else Atomics.load(this.tmp, 0); // a fence: one seq-cst access
-              d += 4;
+              d += ilen;
               break;
             default: {
               this.pc = fpage + d;
@@ -871,10 +887,10 @@ export class Cpu {
               this.blockN = n;
               stored = true; // AMOs, LR/SC, CSRs, fences, WFI: not a pure load spin
               const pc = fpage + d;
-              const next = this.exec(insn, pc);
+              const next = this.exec(insn, pc, ilen);
               // the privilege (and with it the TLB) may have changed
               ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
-              if (next === pc + 4 && this.fetchPage !== -1) d += 4;
+              if (next === pc + 4 && this.fetchPage !== -1) d += ilen;
               else {
                 fpage = next; // a jump, or the fetch translation may have changed
                 d = 0;
@@ -895,7 +911,7 @@ export class Cpu {
       } catch (e) {
         if (!(e instanceof Trap)) throw e;
         this.pc = fpage + d;
-        trap(this, e.cause, e.tval, false);
+        trap(this, e.cause, e.cause === ILLEGAL && e.tval !== 0 ? this.illegalBits(e.tval) : e.tval, false);
         ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
         fpage = this.pc;
         d = 0;
@@ -936,11 +952,51 @@ export class Cpu {
     return Math.floor(o / 4096) * 4096;
   }
 
+  /** An instruction from a device region (a parcel at a time): the word, a compressed one as its parcel. */
   fetchSlow(pc) {
     const lo = pc | 0,
       hi = Math.floor(pc / TWO32) | 0;
     const pa = translate(this, lo, hi, 2);
-    return this.physLoad(pa, 4, 2);
+    const low = this.physLoad(pa, 2, 2) & 0xffff;
+    if ((low & 3) !== 3) {
+      if (EXPANDED[low] === 0) throw new Trap(ILLEGAL, low);
+      return low;
+    }
+    return this.fetchCross(pc, low);
+  }
+
+  /**
+   * The 32-bit instruction at pc whose low parcel `low` has been read, fetching the high
+   * parcel through its own translation: at the end of a page it is on the next one, and a fault
+   * there reports that page's address.
+   */
+  fetchCross(pc, low) {
+    const next = pc + 2;
+    const pa = translate(this, next | 0, Math.floor(next / TWO32) | 0, 2);
+    return low | (this.physLoad(pa, 2, 2) << 16);
+  }
+
+  /**
+   * The tval of an illegal instruction at this.pc: its bits as fetched, so a compressed one
+   * reports its 16 bits rather than those of its expansion (given as `bits`).
+   */
+  illegalBits(bits) {
+    try {
+      const pc = this.pc;
+      const pa = translate(this, pc | 0, Math.floor(pc / TWO32) | 0, 2);
+      const low = this.physLoad(pa, 2, 2) & 0xffff;
+      return (low & 3) !== 3 ? low : bits;
+    } catch {
+      return bits;
+    }
+  }
+
+  /** The 'checked' path's fetch at offset d of the fetch page: a parcel, or a whole instruction. */
+  fetchChecked(fpage, d) {
+    const low = this.phys.ld16u(this.fetchPa + d);
+    if ((low & 3) !== 3) return low;
+    if (d !== 4094) return low | (this.phys.ld16u(this.fetchPa + d + 2) << 16);
+    return this.fetchCross(fpage + d, low);
   }
 
   loadMisaligned64(lo, hi) {
@@ -954,7 +1010,7 @@ export class Cpu {
   }
 
   /** The rarer instructions (AMO, SYSTEM, …): returns the next pc. */
-  exec(insn, pc) {
+  exec(insn, pc, ilen) {
     const x = this.x;
     const rd = (insn >>> 7) & 31,
       rs1 = (insn >>> 15) & 31,
@@ -963,7 +1019,7 @@ export class Cpu {
     switch (insn & 0x7f) {
       case 0x2f:
         amo(this, insn, rd, rs1, rs2, f3);
-        return pc + 4;
+        return pc + ilen;
       case 0x73: {
         if (f3 === 0) return this.system(insn, pc);
         if (f3 === 4) throw new Trap(ILLEGAL, insn >>> 0);
@@ -997,7 +1053,7 @@ export class Cpu {
           x[2 * rd + 1] = oldHi;
         }
         this.fetchPage = -1; // satp/mstatus may have changed the fetch translation
-        return this.afterSystem(pc + 4);
+        return this.afterSystem(pc + ilen);
       }
       default:
         throw new Trap(ILLEGAL, insn >>> 0);

@@ -144,7 +144,7 @@ export function csrWrite(cpu, n, lo, hi) {
       return;
     case CSR.mepc:
     case CSR.sepc:
-      cpu.setCsr(n, lo & ~3, hi);
+      cpu.setCsr(n, lo & ~1, hi); // IALIGN 16 (C): bit 0 only
       return;
     case CSR.misa:
     case CSR.mhartid:
