@@ -77,7 +77,7 @@ export default async function hart(ctx) {
     },
   };
   const reservations = new Int32Array(a.platform.reservations);
-  const cpu = new Cpu({ hartid: id, regs, phys, platform, ram: a.ram, path: a.path, reservations });
+  const cpu = new Cpu({ hartid: id, regs, phys, platform, ram: a.ram, path: a.path, reservations, fpu: a.fpu });
   if (a.restore) cpu.loadState(a.restore[id]);
   else {
     cpu.pc = a.entry;

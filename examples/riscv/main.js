@@ -65,6 +65,7 @@ try {
       stats: { type: 'boolean', default: false },
       'inspect-at': { type: 'string' },
       path: { type: 'string', default: 'tcache' },
+      isa: { type: 'string', default: 'rv64gc' },
       snapshot: { type: 'string' },
       'snapshot-at': { type: 'string' },
       restore: { type: 'string' },
@@ -87,6 +88,11 @@ const memMiB = int('mem', 1, 2047);
 const timeout = Number(values.timeout);
 if (!(timeout >= 0)) usage('--timeout must be a number of seconds >= 0');
 if (!['tcache', 'raw', 'checked'].includes(values.path)) usage('--path must be tcache, raw or checked');
+/** --isa: rv64gc (= rv64imafdc, the default) or rv64imac (no F and D: misa says so, FP instructions are illegal). */
+const ISAS = { rv64gc: 'rv64imafdc', rv64imafdc: 'rv64imafdc', rv64imac: 'rv64imac' };
+const isa = ISAS[values.isa];
+if (isa === undefined) usage(`--isa must be one of ${Object.keys(ISAS).join(', ')}`);
+const fpu = isa.includes('f');
 if (positionals.length > 1) usage('one ELF file at most');
 const elfPath = positionals[0] ?? DEFAULT_ELF;
 if (!existsSync(elfPath)) usage(`no such ELF file: ${elfPath}`);
@@ -125,8 +131,14 @@ let saved = null;
 /** Why a saved or migrated machine does not fit this one's options, or null when it does. */
 function mismatch(state) {
   const m = state?.machine;
-  if (m?.harts === harts && m?.mem === memMiB && m?.disk === (values.disk !== undefined)) return null;
-  return `taken with --harts ${m?.harts} --mem ${m?.mem}${m?.disk ? ' --disk' : ''}: start with the same options`;
+  if (
+    m?.harts === harts &&
+    m?.mem === memMiB &&
+    m?.disk === (values.disk !== undefined) &&
+    (m?.isa ?? 'rv64imafdc') === isa
+  )
+    return null;
+  return `taken with --harts ${m?.harts} --mem ${m?.mem}${m?.disk ? ' --disk' : ''} --isa ${m?.isa}: start with the same options`;
 }
 if (values.restore !== undefined) {
   try {
@@ -195,7 +207,7 @@ if (saved === null) {
     harts,
     ramBase: RAM_BASE,
     ramSize: memMiB * 2 ** 20,
-    isa: 'rv64ima_zicsr_zifencei',
+    isa: `${isa}_zicsr_zifencei`,
     uart: { base: UART_BASE, irq: UART_IRQ },
     virtio: [{ base: VIRTIO_BASE, irq: VIRTIO_IRQ }],
     bootargs: 'console=ttyS0',
@@ -417,7 +429,7 @@ async function machineState() {
   const hartStates = [];
   for (let h = 0; h < harts; h++) hartStates.push(await /** @type {any} */ (pool.remote(h)).save());
   return {
-    machine: { harts, mem: memMiB, disk: blk !== null, tohost },
+    machine: { harts, mem: memMiB, disk: blk !== null, tohost, isa },
     harts: hartStates,
     plic: plic.irq.state(),
     msip: InterruptController.fromShared(platform.msip).state(),
@@ -482,6 +494,7 @@ await pool.start({
   tohost,
   restore: saved?.harts ?? null,
   path: values.path,
+  fpu,
 });
 // a restored shell waits at its prompt: type the first line now
 if (saved !== null && promptPaced && console_.endsWith('$ ')) {

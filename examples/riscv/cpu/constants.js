@@ -48,6 +48,9 @@ export const S_INTS = SSIP | STIP | SEIP;
 
 // CSR numbers
 export const CSR = {
+  fflags: 0x001,
+  frm: 0x002,
+  fcsr: 0x003,
   sstatus: 0x100,
   sie: 0x104,
   stvec: 0x105,

@@ -1,4 +1,4 @@
-// One RV64IMAC hart (Zicsr, Zifencei; M, S and U modes; Sv39) as an interpreter over guestmem.
+// One RV64GC hart (IMAFDC, Zicsr, Zifencei; M, S and U modes; Sv39) as an interpreter over guestmem.
 //
 // Registers: an Int32Array of 64 words (x[2r] low, x[2r+1] high half of register r), kept in the
 // vCPU's state block so the main thread can read them while the pool is paused. The pc is a
@@ -40,6 +40,7 @@ import {
 import { csrExists, csrRead, csrWrite } from './csr.js';
 import { checkInterrupts, trap } from './trap.js';
 import { EXPANDED } from './compressed.js';
+import { fpFused, fpLoadStore, fpOp } from './fpu.js';
 import { TLB_MASK, accessFault, fill, tlbSet, translate } from './mmu.js';
 import { amo, breakReservations } from './amo.js';
 import { bigU, mulDiv, mulDivW } from './alu.js';
@@ -54,6 +55,7 @@ export class Cpu {
    * @param {import('guestmem').GuestMemoryMmap} o.phys  guest memory with the device bus behind it
    * @param {{ base: number, size: number }} o.ram
    * @param {'tcache'|'raw'|'checked'} [o.path]
+   * @param {boolean} [o.fpu]  whether the hart has F and D (default true)
    * @param {object} o.platform  interrupt sources: { mip(cpu): number, sleep(cpu), now() }
    * @param {Int32Array} [o.reservations]  LR/SC reservations shared by every hart: [count of
    *   harts holding one, then per hart its 8-byte granule (RAM offset / 8) or -1]
@@ -110,8 +112,16 @@ export class Cpu {
     this.spins = 0; // pure load-spin iterations in the last run() (see run)
     this.pmp = new Int32Array(2 * 64); // pmpcfg0..15 / pmpaddr0..63 (lo/hi), WARL storage
     this.stats = { traps: 0, interrupts: 0, wfi: 0, mmio: 0, tlbMiss: 0 };
-    // misa: RV64 (MXL=2 in bits 63:62), extensions A, C, I, M, S, U
-    this.setCsr(CSR.misa, (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20), 0x80000000 | 0);
+    // F and D, unless the machine leaves them out (o.fpu false: misa without them, FS read-only 0)
+    this.fpu = o.fpu ?? true;
+    // misa: RV64 (MXL=2 in bits 63:62), extensions A, C, (D, F,) I, M, S, U
+    this.setCsr(
+      CSR.misa,
+      (1 << 0) | (1 << 2) | (this.fpu ? (1 << 3) | (1 << 5) : 0) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20),
+      0x80000000 | 0,
+    );
+    /** f0-f31, 64 bits each (low and high halves); single values NaN-boxed. */
+    this.f = new Int32Array(64);
     this.setCsr(CSR.mstatus, 0, 0xa); // UXL = SXL = 2
     this.setCsr(CSR.mhartid, this.hartid, 0);
   }
@@ -140,6 +150,7 @@ export class Cpu {
       instret: this.instret,
       wfi: this.wfi,
       x: Int32Array.from(this.x),
+      f: Int32Array.from(this.f),
       csr: Int32Array.from(this.csr),
       pmp: Int32Array.from(this.pmp),
     };
@@ -154,6 +165,7 @@ export class Cpu {
     this.instret = s.instret;
     this.wfi = s.wfi;
     this.x.set(s.x);
+    if (s.f !== undefined) this.f.set(s.f);
     this.csr.set(s.csr);
     this.pmp.set(s.pmp);
     this.resAddr = 0;
@@ -999,6 +1011,16 @@ export class Cpu {
     return this.fetchCross(fpage + d, low);
   }
 
+  /** An 8-byte load at virtual (lo, hi) (any alignment): returns the low word, the high one in tmp[1]. */
+  load64(lo, hi) {
+    return (lo & 7) !== 0 ? this.loadMisaligned64(lo, hi) : this.loadSlow(lo, hi, 8, false);
+  }
+
+  /** An 8-byte store of (vlo, vhi) at virtual (lo, hi), any alignment. */
+  store64(lo, hi, vlo, vhi) {
+    this.storeSlow(lo, hi, 8, vlo, vhi);
+  }
+
   loadMisaligned64(lo, hi) {
     const a = this.loadSlow(lo, hi, 4, false);
     const l2 = (lo + 4) | 0;
@@ -1019,6 +1041,19 @@ export class Cpu {
     switch (insn & 0x7f) {
       case 0x2f:
         amo(this, insn, rd, rs1, rs2, f3);
+        return pc + ilen;
+      case 0x07: // LOAD-FP
+      case 0x27: // STORE-FP
+        fpLoadStore(this, insn);
+        return pc + ilen;
+      case 0x43: // FMADD, FMSUB, FNMSUB, FNMADD
+      case 0x47:
+      case 0x4b:
+      case 0x4f:
+        fpFused(this, insn);
+        return pc + ilen;
+      case 0x53: // OP-FP
+        fpOp(this, insn);
         return pc + ilen;
       case 0x73: {
         if (f3 === 0) return this.system(insn, pc);

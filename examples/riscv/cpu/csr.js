@@ -25,6 +25,10 @@ import {
   toDouble,
 } from './constants.js';
 
+import { fpDirty, fpOn } from './fpu.js';
+
+const FS_DIRTY = 3 << 13;
+
 /** @typedef {import('./cpu.js').Cpu} Cpu */
 
 /** @param {Cpu} cpu */
@@ -32,10 +36,25 @@ export function csrRead(cpu, n) {
   const priv = cpu.priv;
   if (((n >>> 8) & 3) > priv) throw new Trap(ILLEGAL, 0);
   switch (n) {
+    case CSR.fflags:
+    case CSR.frm:
+    case CSR.fcsr: {
+      if (!fpOn(cpu)) throw new Trap(ILLEGAL, 0);
+      const v = cpu.getLo(CSR.fcsr);
+      cpu.tmp[1] = 0;
+      return n === CSR.fflags ? v & 31 : n === CSR.frm ? (v >>> 5) & 7 : v & 0xff;
+    }
+    case CSR.mstatus:
     case CSR.sstatus: {
-      const lo = cpu.getLo(CSR.mstatus) & SSTATUS_MASK;
-      cpu.tmp[1] = cpu.getHi(CSR.mstatus) & 3; // UXL
-      return lo;
+      // SD (bit 63) summarizes FS == Dirty
+      const ms = cpu.getLo(CSR.mstatus);
+      const sd = (ms & FS_DIRTY) === FS_DIRTY ? 0x80000000 | 0 : 0;
+      if (n === CSR.mstatus) {
+        cpu.tmp[1] = cpu.getHi(CSR.mstatus) | sd;
+        return ms;
+      }
+      cpu.tmp[1] = (cpu.getHi(CSR.mstatus) & 3) | sd; // UXL
+      return ms & SSTATUS_MASK;
     }
     case CSR.sie:
       cpu.tmp[1] = 0;
@@ -87,9 +106,19 @@ export function csrWrite(cpu, n, lo, hi) {
   if (n >>> 10 === 3) throw new Trap(ILLEGAL, 0); // read-only
   if (((n >>> 8) & 3) > cpu.priv) throw new Trap(ILLEGAL, 0);
   switch (n) {
+    case CSR.fflags:
+    case CSR.frm:
+    case CSR.fcsr: {
+      if (!fpOn(cpu)) throw new Trap(ILLEGAL, 0);
+      const v = cpu.getLo(CSR.fcsr);
+      const nv = n === CSR.fflags ? (v & ~31) | (lo & 31) : n === CSR.frm ? (v & 31) | ((lo & 7) << 5) : lo & 0xff;
+      cpu.setCsr(CSR.fcsr, nv, 0);
+      fpDirty(cpu);
+      return;
+    }
     case CSR.sstatus: {
       const ms = cpu.getLo(CSR.mstatus);
-      const v = (ms & ~SSTATUS_MASK) | (lo & SSTATUS_MASK);
+      const v = ((ms & ~SSTATUS_MASK) | (lo & SSTATUS_MASK)) & (cpu.fpu ? -1 : ~FS_DIRTY);
       cpu.setCsr(CSR.mstatus, v, cpu.getHi(CSR.mstatus));
       // Only SUM and MXR change what a cached translation allows (SIE, toggled by every
       // spinlock's push_off/pop_off, does not): keep the TLB otherwise.
@@ -100,6 +129,7 @@ export function csrWrite(cpu, n, lo, hi) {
       const ms = cpu.getLo(CSR.mstatus);
       let v = (lo & MSTATUS_WRITABLE) | (ms & ~MSTATUS_WRITABLE);
       if (((v >>> MPP_SHIFT) & 3) === 2) v &= ~(3 << MPP_SHIFT); // MPP is WARL: no H mode
+      if (!cpu.fpu) v &= ~FS_DIRTY; // FS is read-only zero without F and D
       cpu.setCsr(CSR.mstatus, v, 0xa);
       // SUM, MXR, MPRV and (for MPRV's effective privilege) MPP decide data translations
       if ((ms ^ v) & (SUM | MXR | MPRV | (3 << MPP_SHIFT))) cpu.flushTlb();
