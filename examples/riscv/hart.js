@@ -4,7 +4,7 @@
 // timer deadline, woken early by IPIs (msip writes kick the target hart) and device interrupts.
 import { DeviceBus, monotonicNow } from 'guestmem';
 import { Cpu } from './cpu/cpu.js';
-import { CLINT_BASE, Clint, PLIC_BASE, Plic, UART_BASE, VIRTIO_BASE } from './devices/platform.js';
+import { CLINT_BASE, Clint, PLIC_BASE, Plic, RNG_BASE, TEST_BASE, UART_BASE, VIRTIO_BASE } from './devices/platform.js';
 
 const MSIP = 1 << 3;
 const MTIP = 1 << 7;
@@ -55,6 +55,8 @@ export default async function hart(ctx) {
   );
   bus.registerExit(UART_BASE, 0x100, ctx.mmio, 'uart');
   bus.registerExit(VIRTIO_BASE, 0x1000, ctx.mmio, 'virtio-blk');
+  bus.registerExit(RNG_BASE, 0x1000, ctx.mmio, 'virtio-rng');
+  bus.registerExit(TEST_BASE, 0x1000, ctx.mmio, 'test');
   const phys = ctx.memory.withBus(bus).withMisaligned('split');
 
   const regs = new Int32Array(ctx.stateBlock, 0, 64);

@@ -4,7 +4,7 @@
 //                  [--snapshot FILE --snapshot-at TEXT] [--restore FILE]
 //                  [--incoming tcp:HOST:PORT] [--migrate-to tcp:HOST:PORT --migrate-at TEXT] [ELF]
 // A multi-hart RV64IMA machine (QEMU virt layout) on guestmem: one VcpuPool vCPU per hart.
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,6 @@ import {
   GuestMemoryMmap,
   GuestTimebase,
   InterruptController,
-  LoaderError,
   loadMachineSnapshot,
   migrateFrom,
   migrateTo,
@@ -24,13 +23,20 @@ import {
   VirtioMmioTransport,
   VIRTIO_MMIO_MAGIC,
   loadElf,
+  loadInitrd,
+  loadLinuxImage,
+  loadRaw,
   u64,
+  VirtioRng,
 } from 'guestmem';
 import { machineDeviceTree } from './devices/device-tree.js';
 import {
   createPlatform,
   MAX_HARTS,
   Plic,
+  RNG_BASE,
+  RNG_IRQ,
+  TEST_BASE,
   TICKS_PER_MS,
   UART_BASE,
   UART_IRQ,
@@ -41,6 +47,7 @@ import {
 const RAM_BASE = 0x8000_0000;
 const DEFAULT_ELF = fileURLToPath(new URL('./guest/smp.elf', import.meta.url));
 
+/** @param {string} message @returns {never} */
 function usage(message) {
   process.stderr.write(`riscv: ${message}\n`);
   process.stderr.write(
@@ -66,6 +73,10 @@ try {
       'inspect-at': { type: 'string' },
       path: { type: 'string', default: 'tcache' },
       isa: { type: 'string', default: 'rv64gc' },
+      bios: { type: 'string' },
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      append: { type: 'string' },
       snapshot: { type: 'string' },
       'snapshot-at': { type: 'string' },
       restore: { type: 'string' },
@@ -94,7 +105,16 @@ const isa = ISAS[values.isa];
 if (isa === undefined) usage(`--isa must be one of ${Object.keys(ISAS).join(', ')}`);
 const fpu = isa.includes('f');
 if (positionals.length > 1) usage('one ELF file at most');
-const elfPath = positionals[0] ?? DEFAULT_ELF;
+// --bios FW [--kernel Image [--initrd FILE]] [--append TEXT]: firmware at the start of RAM (an
+// ELF, or a raw binary such as OpenSBI's fw_jump.bin), the kernel's Image where its header
+// says (0x80200000), the initrd high in RAM; every hart starts in the firmware
+if (values.bios !== undefined && positionals.length > 0) usage('--bios takes the place of the ELF');
+if (values.kernel !== undefined && values.bios === undefined)
+  usage('--kernel needs --bios (the firmware that starts it)');
+if (values.initrd !== undefined && values.kernel === undefined) usage('--initrd needs --kernel');
+for (const f of ['bios', 'kernel', 'initrd'])
+  if (values[f] !== undefined && !existsSync(values[f])) usage(`no such file: --${f} ${values[f]}`);
+const elfPath = values.bios ?? positionals[0] ?? DEFAULT_ELF;
 if (!existsSync(elfPath)) usage(`no such ELF file: ${elfPath}`);
 if (values.disk !== undefined && !existsSync(values.disk)) usage(`no such disk image: ${values.disk}`);
 const input = values.input.replace(/\\n/g, '\n');
@@ -128,6 +148,23 @@ let imageEnd = RAM_BASE;
 let dtbAddr = 0;
 /** @type {any} the state records of a --restore snapshot */
 let saved = null;
+/**
+ * Runs `load(fd)` on the file, turning its errors (LoaderError and the file's own) into a usage message.
+ * @template T @param {string} path @param {(fd: number) => T} load @returns {T}
+ */
+function loading(path, load) {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      return load(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return usage(`${path}: ${e.message}`);
+  }
+}
+
 /** Why a saved or migrated machine does not fit this one's options, or null when it does. */
 function mismatch(state) {
   const m = state?.machine;
@@ -181,40 +218,63 @@ if (values.restore !== undefined) {
   tohost = saved.machine.tohost;
 } else {
   memory = GuestMemoryMmap.fromRanges([[RAM_BASE, memMiB * 2 ** 20]], { trackDirty });
-  let elf;
-  try {
-    const fd = openSync(elfPath, 'r');
-    try {
-      elf = loadElf(memory, { fd });
-    } finally {
-      closeSync(fd);
-    }
-  } catch (e) {
-    usage(e instanceof LoaderError ? `${elfPath}: ${e.message}` : `${elfPath}: ${e.message}`);
+  const isElf = loading(elfPath, (fd) => {
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.toString('latin1') === '\x7fELF';
+  });
+  if (isElf || values.bios === undefined) {
+    const elf = loading(elfPath, (fd) => loadElf(memory, { fd }));
+    if (elf.machine !== 243 || elf.class !== 64) usage(`${elfPath}: not an RV64 executable`);
+    tohost = elf.symbols.get('tohost') ?? null;
+    entry = elf.entry;
+    // our own guests (guest/*.S) read the hart count from their 'harts' symbol
+    const hartsSym = elf.symbols.get('harts');
+    if (hartsSym !== undefined) memory.writeObj(u64, BigInt(harts), hartsSym);
+    imageEnd = elf.end;
+  } else {
+    // a raw firmware binary (fw_jump.bin) at the start of RAM
+    const fw = loading(elfPath, (fd) => loadRaw(memory, { fd }, RAM_BASE));
+    tohost = null;
+    entry = RAM_BASE;
+    imageEnd = fw.end;
   }
-  if (elf.machine !== 243 || elf.class !== 64) usage(`${elfPath}: not an RV64 executable`);
-  tohost = elf.symbols.get('tohost') ?? null;
-  entry = elf.entry;
-  // our own guests (guest/*.S) read the hart count from their 'harts' symbol
-  const hartsSym = elf.symbols.get('harts');
-  if (hartsSym !== undefined) memory.writeObj(u64, BigInt(harts), hartsSym);
-  imageEnd = elf.end;
+  if (values.kernel !== undefined) {
+    const k = loading(values.kernel, (fd) => loadLinuxImage(memory, { fd }, { ramBase: RAM_BASE }));
+    if (k.arch !== 'riscv') usage(`${values.kernel}: an ${k.arch} kernel`);
+    if (k.addr < imageEnd) usage(`${values.kernel}: the kernel at 0x${k.addr.toString(16)} overlaps the firmware`);
+    imageEnd = k.addr + k.imageSize;
+  }
 }
 
 // ---- the device tree (a1 at start, as firmware hands it over) ----
 if (saved === null) {
-  const dtb = machineDeviceTree({
-    harts,
-    ramBase: RAM_BASE,
-    ramSize: memMiB * 2 ** 20,
-    isa: `${isa}_zicsr_zifencei`,
-    uart: { base: UART_BASE, irq: UART_IRQ },
-    virtio: [{ base: VIRTIO_BASE, irq: VIRTIO_IRQ }],
-    bootargs: 'console=ttyS0',
-  });
-  dtbAddr = RAM_BASE + memMiB * 2 ** 20 - Math.max(2 ** 21, Math.ceil(dtb.length / 4096) * 4096);
+  /** @param {{ start: number, end: number } | undefined} initrd */
+  const tree = (initrd) =>
+    machineDeviceTree({
+      harts,
+      ramBase: RAM_BASE,
+      ramSize: memMiB * 2 ** 20,
+      isa,
+      uart: { base: UART_BASE, irq: UART_IRQ },
+      virtio: [
+        { base: VIRTIO_BASE, irq: VIRTIO_IRQ },
+        { base: RNG_BASE, irq: RNG_IRQ },
+      ],
+      test: TEST_BASE,
+      bootargs: values.append ?? 'console=ttyS0',
+      initrd,
+    });
+  // 2 MiB below the end of RAM (the initrd goes below it); its size does not depend on the
+  // initrd's place, so the tree is made again with the real range once the initrd is in
+  const size = tree(values.initrd === undefined ? undefined : { start: 0, end: 0 }).length;
+  dtbAddr = RAM_BASE + memMiB * 2 ** 20 - Math.max(2 ** 21, Math.ceil(size / 4096) * 4096);
   if (dtbAddr < imageEnd) usage(`${elfPath}: the image reaches the device tree's place at 0x${dtbAddr.toString(16)}`);
-  memory.writeSlice(dtb, dtbAddr);
+  let initrd;
+  if (values.initrd !== undefined) {
+    const rd = loading(values.initrd, (fd) => loadInitrd(memory, { fd }, { after: imageEnd, below: dtbAddr }));
+    initrd = { start: rd.addr, end: rd.end };
+  }
+  memory.writeSlice(tree(initrd), dtbAddr);
 }
 
 // ---- platform and devices ----
@@ -290,7 +350,7 @@ const feed = () => {
 const uart = new Serial16550(
   {
     // xv6 polls LSR and never reads IIR with THR-empty enabled: an LSR read acknowledges it
-    lsrAcksThre: true,
+    lsrAcksThre: values.kernel === undefined,
     inputDrained: () => feed(),
     output: (b) => {
       const ch = String.fromCharCode(b);
@@ -437,12 +497,38 @@ async function machineState() {
     clock: new GuestTimebase({ frequency: CLOCK_HZ, epoch: platform.t0 }).state,
     uart: uart.state,
     console: console_.slice(-4096),
+    rng: rng.state,
     ...(blk === null ? {} : { virtio: /** @type {VirtioMmioTransport} */ (virtio).state, blk: blk.state }),
   };
 }
+// virtio-rng on the second slot, always (the library's entropy device)
+const rng = new VirtioMmioTransport(
+  new VirtioRng(),
+  { mem: memory, interrupt: (high) => plic.setLevel(RNG_IRQ, high) },
+  saved?.rng,
+);
+// the SiFive test device: 0x5555 powers off (exit 0), 0x7777 asks for a reboot (exit 0 here),
+// 0x3333 | code << 16 fails with the code (OpenSBI's system reset on QEMU's virt machine)
+const testDevice = {
+  read: () => 0,
+  write: (_off, _size, v) => {
+    const kind = v & 0xffff;
+    if (kind !== 0x5555 && kind !== 0x7777 && kind !== 0x3333) return;
+    flush();
+    if (kind === 0x3333) {
+      process.stderr.write(`riscv: the guest reported failure ${v >>> 16}\n`);
+      finish(Math.max(1, Math.min(255, v >>> 16)));
+    } else {
+      if (kind === 0x7777) process.stderr.write('riscv: the guest asked for a reboot; stopping\n');
+      finish(0);
+    }
+  },
+};
 const devices = new DeviceBus();
 devices.register(UART_BASE, 0x100, uart, 'uart');
 devices.register(VIRTIO_BASE, 0x1000, virtio, 'virtio');
+devices.register(RNG_BASE, 0x1000, rng, 'virtio-rng');
+devices.register(TEST_BASE, 0x1000, testDevice, 'test');
 const serving = new AbortController();
 const served = pool.serveMmio(devices, {
   signal: serving.signal,

@@ -1074,11 +1074,14 @@ export class Cpu {
         if (writes) {
           let lo = srcLo,
             hi = srcHi;
+          // csrrs/csrrc of mip (sip) modify its software bits only: the external-interrupt
+          // line ORed into SEIP on reads must not be latched into the writable bit
+          const baseLo = n === CSR.mip || n === CSR.sip ? this.getLo(CSR.mip) : oldLo;
           if (op === 2) {
-            lo = oldLo | srcLo;
+            lo = baseLo | srcLo;
             hi = oldHi | srcHi;
           } else if (op === 3) {
-            lo = oldLo & ~srcLo;
+            lo = baseLo & ~srcLo;
             hi = oldHi & ~srcHi;
           }
           csrWrite(this, n, lo, hi);

@@ -1,7 +1,7 @@
 // The machine's flattened device tree, generated from its configuration with the library's
 // FdtWriter (the layout of QEMU's virt machine): cpus with their interrupt controllers, memory,
-// the CLINT, the PLIC with its real source count, the 16550 UART, every virtio-mmio slot, and
-// /chosen (bootargs, stdout-path, the initrd range when there is one).
+// the SiFive test device, the CLINT, the PLIC with its real source count, the 16550 UART, every
+// virtio-mmio slot, and /chosen (bootargs, stdout-path, the initrd range when there is one).
 import { FdtWriter } from 'guestmem';
 import { CLINT_BASE, PLIC_BASE, PLIC_SOURCES, TICKS_PER_MS } from './platform.js';
 
@@ -18,6 +18,7 @@ const cells64 = (v) => [Math.floor(v / 2 ** 32), v >>> 0];
  * @param {{ base: number, irq: number }[]} m.virtio
  * @param {string} [m.bootargs]
  * @param {{ start: number, end: number }} [m.initrd]
+ * @param {number} [m.test]  the SiFive test device's base (poweroff and reboot), if the machine has one
  * @returns {Uint8Array} the blob
  */
 export function machineDeviceTree(m) {
@@ -71,6 +72,13 @@ export function machineDeviceTree(m) {
   fdt.propertyU32('#size-cells', 2);
   fdt.propertyString('compatible', 'simple-bus');
   fdt.propertyNull('ranges');
+
+  if (m.test !== undefined) {
+    const test = fdt.beginNode(`test@${m.test.toString(16)}`);
+    fdt.propertyStringList('compatible', ['sifive,test1', 'sifive,test0', 'syscon']);
+    fdt.propertyCells('reg', [...cells64(m.test), ...cells64(0x1000)]);
+    fdt.endNode(test);
+  }
 
   const clint = fdt.beginNode(`clint@${CLINT_BASE.toString(16)}`);
   fdt.propertyStringList('compatible', ['sifive,clint0', 'riscv,clint0']);

@@ -9,6 +9,11 @@ export const UART_BASE = 0x1000_0000;
 export const VIRTIO_BASE = 0x1000_1000;
 export const UART_IRQ = 10;
 export const VIRTIO_IRQ = 1;
+/** The second virtio-mmio slot: virtio-rng, always present. */
+export const RNG_BASE = 0x1000_2000;
+export const RNG_IRQ = 2;
+/** The SiFive test device (QEMU virt's poweroff and reboot register). */
+export const TEST_BASE = 0x0010_0000;
 /** mtime ticks per millisecond (QEMU virt: 10 MHz). */
 export const TICKS_PER_MS = 10_000;
 export const MAX_HARTS = 16;
