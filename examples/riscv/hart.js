@@ -20,6 +20,12 @@ const BLOCK = 8192;
  * the nap, so it adds up to this much latency to such a wait.
  */
 const SPIN_NAP_MS = 0.5;
+/**
+ * A guest in a trap loop (a handler that faults again at once, e.g. mtvec 0 with nothing there)
+ * makes almost every instruction an exception: TRAP_LOOP_BLOCKS blocks in a row with more than
+ * BLOCK / 8 exceptions each end the run with a message instead of spinning until the timeout.
+ */
+const TRAP_LOOP_BLOCKS = 16;
 
 export default async function hart(ctx) {
   const a = ctx.arg;
@@ -79,7 +85,17 @@ export default async function hart(ctx) {
     },
   };
   const reservations = new Int32Array(a.platform.reservations);
-  const cpu = new Cpu({ hartid: id, regs, phys, platform, ram: a.ram, path: a.path, reservations, fpu: a.fpu });
+  const cpu = new Cpu({
+    hartid: id,
+    regs,
+    phys,
+    platform,
+    ram: a.ram,
+    path: a.path,
+    reservations,
+    fpu: a.fpu,
+    atomic64: ctx.vcpus > 1,
+  });
   if (a.restore) cpu.loadState(a.restore[id]);
   else {
     cpu.pc = a.entry;
@@ -100,9 +116,27 @@ export default async function hart(ctx) {
   const start = performance.now();
   let result = null;
   let naps = 0;
+  // instructions by privilege level (U, S, -, M), each block counted at the level it ended in
+  const byPriv = [0, 0, 0, 0];
+  let trapBlocks = 0;
+  let exceptions = 0;
   while (!ctx.shouldStop()) {
-    cpu.run(BLOCK);
+    const ran = cpu.run(BLOCK);
+    byPriv[cpu.priv] += ran;
     cpu.syncDirty();
+    const ex = cpu.stats.exceptions ?? 0;
+    if (ex - exceptions > BLOCK / 8) {
+      if (++trapBlocks >= TRAP_LOOP_BLOCKS) {
+        const s = cpu.saveState();
+        const mcause = s.csr[2 * 0x342],
+          mtvec = (s.csr[2 * 0x305 + 1] >>> 0) * 2 ** 32 + (s.csr[2 * 0x305] >>> 0);
+        result = {
+          fatal: `a trap loop: ${ex - exceptions} exceptions in the last ${ran} instructions, pc 0x${BigInt.asUintN(64, BigInt(cpu.pc)).toString(16)}, mcause ${mcause}, mtvec 0x${mtvec.toString(16)}`,
+        };
+        break;
+      }
+    } else trapBlocks = 0;
+    exceptions = ex;
     if (cpu.spins > BLOCK / 16) {
       naps++;
       ctx.waitUntil(monotonicNow() + SPIN_NAP_MS);
@@ -132,6 +166,7 @@ export default async function hart(ctx) {
     seconds,
     mips: cpu.instret / seconds / 1e6,
     ...cpu.stats,
+    byPriv,
     naps,
     exits: ctx.mmio.exits,
   };

@@ -71,6 +71,7 @@ try {
       timeout: { type: 'string', default: '0' },
       stats: { type: 'boolean', default: false },
       'inspect-at': { type: 'string' },
+      mark: { type: 'string', multiple: true, default: [] },
       path: { type: 'string', default: 'tcache' },
       isa: { type: 'string', default: 'rv64gc' },
       bios: { type: 'string' },
@@ -299,6 +300,11 @@ let console_ = saved?.console ?? '';
 let pendingOut = '';
 let untilHit = false;
 let snapshotted = false;
+let panicked = false;
+/** The console's current line. */
+let line = '';
+const marks = values.mark;
+const marked = marks.map(() => false);
 let migrating = false;
 let inspected = false;
 
@@ -356,6 +362,30 @@ const uart = new Serial16550(
       const ch = String.fromCharCode(b);
       pendingOut += ch;
       console_ += ch;
+      line += ch;
+      if (ch === '\n') {
+        // a Linux guest that panicked never powers off: end the run with a message
+        if (!panicked && line.includes('Kernel panic - not syncing')) {
+          panicked = true;
+          setTimeout(() => {
+            flush();
+            process.stderr.write('riscv: the guest kernel panicked (its message is above)\n');
+            finish(1);
+          }, 300); // the rest of the panic's report first
+        }
+        line = '';
+      }
+      if (line.length > 4096) line = line.slice(-1024);
+      // --mark: time and instructions (every hart's, as of its last block) when the console shows TEXT
+      for (let i = 0; i < marks.length; i++) {
+        if (marked[i] || !console_.endsWith(marks[i])) continue;
+        marked[i] = true;
+        let n = 0;
+        for (let h = 0; h < harts; h++) n += new Float64Array(pool.stateBlock(h), 512, 2)[1];
+        process.stderr.write(
+          `riscv: mark ${JSON.stringify(marks[i])} at ${(performance.now() / 1000).toFixed(3)} s, ${(n / 1e6).toFixed(1)} M instructions\n`,
+        );
+      }
       if (ch === '\n' || pendingOut.length > 256) flush();
       if (console_.length > 65536) console_ = console_.slice(-4096);
       if (values['inspect-at'] !== undefined && !inspected && console_.includes(values['inspect-at'])) {
@@ -555,6 +585,11 @@ pool.on('exit', (_id, r) => {
   // a guest's exit status (tohost >> 1, up to 2^63) as a process status: 0, or 1-255 (never a
   // failing status that wraps to 0)
   if (r && typeof r.htif === 'number') finish(r.htif === 0 ? 0 : Math.max(1, Math.min(255, Math.floor(r.htif))));
+  if (r && typeof r.fatal === 'string') {
+    flush();
+    process.stderr.write(`riscv: hart ${_id} stopped: ${r.fatal}\n`);
+    finish(1);
+  }
 });
 pool.on('error', (e) => {
   process.stderr.write(`riscv: ${e.message}\n`);
@@ -613,6 +648,11 @@ if (values.stats) {
     process.stderr.write(
       `hart ${r.hart}: ${(r.instret / 1e6).toFixed(1)} M instructions, ${r.mips.toFixed(1)} MIPS, ` +
         `${r.interrupts} interrupts, ${r.traps - r.interrupts} exceptions, ${r.wfi} WFI sleeps, ${r.naps} spin naps, ${r.exits} MMIO exits\n`,
+    );
+    const [u, sv, , m] = r.byPriv;
+    const all = u + sv + m || 1;
+    process.stderr.write(
+      `  by privilege (per 8192-instruction block): M ${((100 * m) / all).toFixed(1)}%, S ${((100 * sv) / all).toFixed(1)}%, U ${((100 * u) / all).toFixed(1)}%; ${r.tlbMiss} TLB misses\n`,
     );
   }
   process.stderr.write(

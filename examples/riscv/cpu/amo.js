@@ -42,8 +42,14 @@ export function amo(cpu, insn, rd, rs1, rs2, f3) {
     if (!(o >= 0 && o + size <= cpu.ramSize)) throw accessFault(cpu, 0, pa);
     // publish the reservation before reading, so a store after the read sees it
     if (Atomics.exchange(cpu.resv, cpu.resSlot, o >>> 3) === -1) Atomics.add(cpu.resv, 0, 1);
-    oldLo = Atomics.load(mem, o >>> 2);
-    oldHi = size === 8 ? Atomics.load(mem, (o >>> 2) + 1) : oldLo >> 31;
+    if (size === 8) {
+      const v = Atomics.load(cpu.ram64, o >>> 3);
+      oldLo = Number(BigInt.asIntN(32, v));
+      oldHi = Number(v >> 32n);
+    } else {
+      oldLo = Atomics.load(mem, o >>> 2);
+      oldHi = oldLo >> 31;
+    }
     cpu.resAddr = o;
     cpu.resLo = oldLo;
     cpu.resHi = size === 8 ? oldHi : 0;
@@ -112,76 +118,61 @@ export function amo32(cpu, f5, i, v, insn) {
   }
 }
 
+/** (lo, hi) as a signed 64-bit BigInt. */
+const big = (lo, hi) => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+
 /**
- * 64-bit AMOs as a compare-and-swap loop on the two halves, made atomic by a per-word lock
- * would be ideal; here the high half is updated with compareExchange after the low half, and
- * the pair is retried if either moved (other harts' 64-bit AMOs use the same protocol).
+ * The 64-bit AMOs as single 8-byte atomic operations on the shared RAM (BigInt64Array
+ * Atomics): lock-free, and of a piece with every hart's aligned 8-byte loads and stores, which
+ * are single accesses too. Returns the old value's low word, its high word in cpu.tmp[1].
  * @param {Cpu} cpu
  */
 export function amo64(cpu, f5, o, vlo, vhi, insn) {
-  const t = cpu.tmp;
-  for (;;) {
-    const lo = Atomics.load(cpu.ram32, o >>> 2),
-      hi = Atomics.load(cpu.ram32, (o >>> 2) + 1);
-    let nlo, nhi;
-    switch (f5) {
-      case 0:
-        nlo = (lo + vlo) | 0;
-        nhi = (hi + vhi + (nlo >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
-        break;
-      case 1:
-        nlo = vlo;
-        nhi = vhi;
-        break;
-      case 4:
-        nlo = lo ^ vlo;
-        nhi = hi ^ vhi;
-        break;
-      case 8:
-        nlo = lo | vlo;
-        nhi = hi | vhi;
-        break;
-      case 12:
-        nlo = lo & vlo;
-        nhi = hi & vhi;
-        break;
-      case 16:
-      case 20:
-      case 24:
-      case 28: {
-        const signed = f5 < 24;
-        const less = signed
-          ? hi < vhi || (hi === vhi && lo >>> 0 < vlo >>> 0)
-          : hi >>> 0 < vhi >>> 0 || (hi === vhi && lo >>> 0 < vlo >>> 0);
-        const keepOld = f5 === 16 || f5 === 24 ? less : !less && !(hi === vhi && lo === vlo) ? true : !less;
-        nlo = keepOld ? lo : vlo;
-        nhi = keepOld ? hi : vhi;
-        break;
+  const m = cpu.ram64;
+  const i = o >>> 3;
+  const v = big(vlo, vhi);
+  let old;
+  switch (f5) {
+    case 0:
+      old = Atomics.add(m, i, v);
+      break;
+    case 1:
+      old = Atomics.exchange(m, i, v);
+      break;
+    case 4:
+      old = Atomics.xor(m, i, v);
+      break;
+    case 8:
+      old = Atomics.or(m, i, v);
+      break;
+    case 12:
+      old = Atomics.and(m, i, v);
+      break;
+    case 16: // amomin, amomax, amominu, amomaxu: compare-and-swap until it holds
+    case 20:
+    case 24:
+    case 28: {
+      const vu = BigInt.asUintN(64, v);
+      for (;;) {
+        old = Atomics.load(m, i);
+        const ou = BigInt.asUintN(64, old);
+        const keepOld = f5 === 16 ? old < v : f5 === 20 ? old > v : f5 === 24 ? ou < vu : ou > vu;
+        if (keepOld || Atomics.compareExchange(m, i, old, v) === old) break;
       }
-      default:
-        throw new Trap(ILLEGAL, insn >>> 0);
+      break;
     }
-    if (cas64(cpu, o, lo, hi, nlo, nhi)) {
-      t[1] = hi;
-      return lo;
-    }
+    default:
+      throw new Trap(ILLEGAL, insn >>> 0);
   }
+  cpu.tmp[1] = Number(old >> 32n);
+  return Number(BigInt.asIntN(32, old));
 }
 
 /**
- * A 64-bit compare-and-swap on two 32-bit words, serialized by a global lock word shared by
- * every hart (the last word of the state buffer's lock area): 64-bit AMOs are rare.
+ * A 64-bit compare-and-swap at RAM offset `o` (8-byte aligned): one atomic operation.
  * @param {Cpu} cpu
  */
 export function cas64(cpu, o, elo, ehi, nlo, nhi) {
-  const lock = cpu.platform.lock;
-  while (Atomics.compareExchange(lock, 0, 0, 1) !== 0);
-  const i = o >>> 2;
-  const ok = Atomics.load(cpu.ram32, i) === elo && Atomics.load(cpu.ram32, i + 1) === ehi;
-  if (ok) {
-    Atomics.store(cpu.ram32, i, nlo);
-    Atomics.store(cpu.ram32, i + 1, nhi);
-  }
-  Atomics.store(lock, 0, 0);
-  return ok;
+  const e = big(elo, ehi);
+  return Atomics.compareExchange(cpu.ram64, o >>> 3, e, big(nlo, nhi)) === e;
 }

@@ -56,6 +56,8 @@ export class Cpu {
    * @param {{ base: number, size: number }} o.ram
    * @param {'tcache'|'raw'|'checked'} [o.path]
    * @param {boolean} [o.fpu]  whether the hart has F and D (default true)
+   * @param {boolean} [o.atomic64]  aligned ld/sd as single 8-byte accesses (default true; false
+   *   is enough when no other hart runs)
    * @param {object} o.platform  interrupt sources: { mip(cpu): number, sleep(cpu), now() }
    * @param {Int32Array} [o.reservations]  LR/SC reservations shared by every hart: [count of
    *   harts holding one, then per hart its 8-byte granule (RAM offset / 8) or -1]
@@ -82,6 +84,18 @@ export class Cpu {
     this.ram16 = new Uint16Array(b, off, o.ram.size >>> 1);
     this.rami16 = new Int16Array(b, off, o.ram.size >>> 1);
     this.ram32 = new Int32Array(b, off, o.ram.size >>> 2);
+    // 8-byte views: an aligned ld/sd is one 8-byte access (a Float64Array element, whose bits
+    // V8 moves unchanged, NaNs included), so no hart ever sees half of another's 64-bit store;
+    // the 64-bit AMOs are BigInt64Array Atomics on the same words
+    this.ramf64 = new Float64Array(b, off, o.ram.size >>> 3);
+    this.ram64 = new BigInt64Array(b, off, o.ram.size >>> 3);
+    // Only another hart can see the difference (a device thread touches RAM while this hart
+    // waits for it in an exit): a machine of one hart (o.atomic64 false) keeps two word
+    // accesses in the hot path, which are cheaper
+    this.atomic64 = o.atomic64 ?? true;
+    /** A scratch double and its two words: an 8-byte access in and out of (lo, hi). */
+    this.s64 = new Float64Array(new SharedArrayBuffer(8)); // (shared: never detached, cheaper checks)
+    this.s32 = new Int32Array(this.s64.buffer);
     this.useViews = this.path !== 'checked';
     // RAM that tracks dirty pages (a machine that may migrate live): the views bypass the
     // tracking, so each page is marked through a TranslationCache when a write TLB entry for
@@ -239,6 +253,14 @@ export class Cpu {
     const o = pa - this.ramBase;
     if (o >= 0 && o + size <= this.ramSize) {
       if (size === 8) {
+        if (this.useViews && (o & 7) === 0) {
+          this.s32[0] = lo;
+          this.s32[1] = hi;
+          this.ramf64[o >>> 3] = this.s64[0];
+          if (this.resv[0] !== 0) breakReservations(this, o);
+          if (this.dirty !== null) this.dirty.lookup(pa, true);
+          return;
+        }
         this.physStore(pa, 4, lo, 0);
         this.physStore(pa + 4, 4, hi, 0);
         return;
@@ -293,6 +315,12 @@ export class Cpu {
     if (size === 8) {
       const o = pa - this.ramBase;
       if (o >= 0 && o + 8 <= this.ramSize) {
+        if (this.useViews && (o & 7) === 0) {
+          this.s64[0] = this.ramf64[o >>> 3];
+          this.tmp[0] = this.s32[0];
+          this.tmp[1] = this.s32[1];
+          return this.tmp[0];
+        }
         this.tmp[0] = this.physLoad(pa, 4, 0);
         this.tmp[1] = this.physLoad(pa + 4, 4, 0);
         return this.tmp[0];
@@ -383,7 +411,11 @@ export class Cpu {
   run(budget) {
     checkInterrupts(this);
     const x = this.x;
+    const atomic64 = this.atomic64;
     const ram32 = this.ram32,
+      ramf64 = this.ramf64,
+      s64 = this.s64,
+      s32 = this.s32,
       ram16 = this.ram16,
       rami16 = this.rami16,
       ram8 = this.ram8,
@@ -412,28 +444,32 @@ export class Cpu {
     while (n < end) {
       try {
         for (; n < end; n++) {
-          // ---- fetch ----
-          if (!(d >= 0 && d < dlim)) {
-            const pc = fpage + d;
-            this.pc = fpage + d;
-            const r = this.fetchRefill(pc);
-            if (r === -1) {
-              // an instruction from a device region: fetch it through the slow path
-              const word = this.fetchSlow(pc);
-              fpage = (word & 3) === 3 ? this.exec(word, pc, 4) : this.exec(EXPANDED[word], pc, 2);
-              d = 0;
-              dlim = 0;
-              ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
-              continue;
-            }
-            fpage = Math.floor(pc / 4096) * 4096;
-            fbase = r;
-            d = (pc - fpage) | 0;
-            dlim = 4096;
-          }
           // ---- fetch: a 32-bit instruction or a 16-bit parcel (C), at any 2-byte offset ----
           let insn;
-          if (useViews) {
+          fetch: {
+            if (!(d >= 0 && d < dlim)) {
+              const pc = fpage + d;
+              this.pc = fpage + d;
+              const r = this.fetchRefill(pc);
+              if (r === -1) {
+                // an instruction from a device region: fetch it through the slow path
+                const word = this.fetchSlow(pc);
+                fpage = (word & 3) === 3 ? this.exec(word, pc, 4) : this.exec(EXPANDED[word], pc, 2);
+                d = 0;
+                dlim = 0;
+                ({ R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb);
+                continue;
+              }
+              fpage = Math.floor(pc / 4096) * 4096;
+              fbase = r;
+              d = (pc - fpage) | 0;
+              if (!useViews) {
+                // the 'checked' path fetches every instruction here (dlim stays 0)
+                insn = this.fetchChecked(fpage, d);
+                break fetch;
+              }
+              dlim = 4096;
+            }
             const a = fbase + d;
             if ((d & 2) === 0) insn = ram32[a >>> 2];
             else if (d !== 4094) insn = ram16[a >>> 1] | (ram16[(a >>> 1) + 1] << 16);
@@ -441,7 +477,7 @@ export class Cpu {
               insn = ram16[a >>> 1];
               if ((insn & 3) === 3) insn = this.fetchCross(fpage + d, insn);
             }
-          } else insn = this.fetchChecked(fpage, d);
+          }
           let ilen = 4;
           if ((insn & 3) !== 3) {
             const h = insn & 0xffff;
@@ -668,6 +704,10 @@ export class Cpu {
                       this.pc = fpage + d;
                       vlo = this.loadMisaligned64(lo, hi);
                       vhi = tmp[1];
+                    } else if (atomic64) {
+                      s64[0] = ramf64[o >>> 3]; // one 8-byte load
+                      vlo = s32[0];
+                      vhi = s32[1];
                     } else {
                       vlo = ram32[o >>> 2];
                       vhi = ram32[(o >>> 2) + 1];
@@ -738,7 +778,11 @@ export class Cpu {
                 if (f3 === 0) ram8[o] = vlo;
                 else if (f3 === 1) ram16[o >>> 1] = vlo;
                 else if (f3 === 2) ram32[o >>> 2] = vlo;
-                else {
+                else if (atomic64) {
+                  s32[0] = vlo;
+                  s32[1] = vhi;
+                  ramf64[o >>> 3] = s64[0]; // one 8-byte store
+                } else {
                   ram32[o >>> 2] = vlo;
                   ram32[(o >>> 2) + 1] = vhi;
                 }
