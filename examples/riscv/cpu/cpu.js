@@ -291,6 +291,23 @@ export class Cpu {
   }
 
   /**
+   * The page walker's A/D update of the PTE's low word at physical `pa`: a compare-and-swap
+   * from `expected` to `value` in RAM (false if the PTE changed meanwhile); a PTE outside RAM,
+   * or on the checked path, is a plain store.
+   */
+  casPte(pa, expected, value) {
+    const o = pa - this.ramBase;
+    if (!this.useViews || !(o >= 0 && o + 4 <= this.ramSize)) {
+      this.physStore(pa, 4, value, 0);
+      return true;
+    }
+    if (Atomics.compareExchange(this.ram32, o >>> 2, expected | 0, value | 0) !== (expected | 0)) return false;
+    if (this.resv[0] !== 0) breakReservations(this, o);
+    if (this.dirty !== null) this.dirty.lookup(pa, true);
+    return true;
+  }
+
+  /**
    * At a block end, with dirty tracking: when a collection has reset pages since the last call,
    * marks the pages written through the write TLBs again and empties them, so the next store
    * to each page marks it anew. Every DIRTY_SYNC_BLOCKS blocks it empties them anyway: what a

@@ -72,9 +72,10 @@ export function translate(cpu, lo, hi, access) {
     const ppnLo = ppn % 512,
       ppnMid = Math.floor(ppn / 512) % 512;
     if ((level >= 1 && ppnLo !== 0) || (level === 2 && ppnMid !== 0)) throw pageFault(cpu, access, lo, hi);
-    // A and D
+    // A and D, set atomically: if another hart changed the PTE since it was read (an
+    // amoswap clearing it, say), walk again rather than write the old PTE back
     const need = 0x40 | (access === 1 ? 0x80 : 0);
-    if ((plo & need) !== need) cpu.physStore(pteAddr, 4, plo | need, 0);
+    if ((plo & need) !== need && !cpu.casPte(pteAddr, plo, plo | need)) return translate(cpu, lo, hi, access);
     let base = ppn;
     if (level >= 1) base += vpn[0];
     if (level === 2) base += vpn[1] * 512;
