@@ -1,0 +1,129 @@
+// Linux 6.1 on the RISC-V example machine (OpenSBI 1.1 fw_jump, the smoke initramfs of
+// ../shared/riscv/linux): SMOKE OK and poweroff (exit 0) on 1 and 3 harts, a session typed into
+// the Go shell, and guests that die (a kernel panic, a trap loop) ending the run with a message
+// and a non-zero status, never a hang. Skipped with a reason where ../shared is absent.
+import { execFile } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { buildElf } from '../helpers/elf.js';
+
+const run = promisify(execFile);
+const main = new URL('../../examples/riscv/main.js', import.meta.url).pathname;
+const linux = new URL('../../../shared/riscv/linux/', import.meta.url).pathname;
+
+async function machine(args: string[], timeout = 120_000): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await run(process.execPath, [main, ...args], { timeout, maxBuffer: 64 << 20 });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+  }
+}
+
+/** Boots the kernel with the smoke initramfs and a fresh copy of the ext2 disk; `args` first. */
+async function boot(harts: number, args: string[], append = 'console=ttyS0 earlycon=sbi') {
+  const dir = mkdtempSync(join(tmpdir(), 'riscv-linux-'));
+  try {
+    const disk = join(dir, 'disk.img');
+    copyFileSync(join(linux, 'guest-disk.ext2'), disk);
+    chmodSync(disk, 0o644);
+    return await machine(
+      [
+        '--harts',
+        String(harts),
+        '--mem',
+        '256',
+        '--bios',
+        join(linux, 'fw_jump.bin'),
+        '--kernel',
+        join(linux, 'Image'),
+        '--initrd',
+        join(linux, 'smoke-initramfs.cpio'),
+        '--append',
+        append,
+        '--disk',
+        disk,
+        '--timeout',
+        '150',
+        ...args,
+      ],
+      200_000,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const haveLinux = existsSync(join(linux, 'Image'));
+if (!haveLinux) console.log(`skipped Linux: ${linux} is absent`);
+describe.runIf(haveLinux)('riscv machine: Linux 6.1 with OpenSBI', () => {
+  for (const harts of [1, 3]) {
+    it(`boots on ${harts} hart${harts > 1 ? 's' : ''}: every smoke check passes (threads on every CPU, fork/exec, virtio-rng, the ext2 disk), SMOKE OK, poweroff exits 0`, async () => {
+      const r = await boot(harts, ['--mark', 'Run /init as init process']);
+      expect(r.code, r.err.slice(-2000)).toBe(0);
+      expect(r.out).toContain('OpenSBI v1.1');
+      expect(r.out).toContain(`smoke: ${harts} CPUs online`);
+      for (let c = 0; c < harts; c++)
+        expect(r.out).toMatch(new RegExp(`smoke: cpu ${c}: hart \\d, isa rv64imafdc, mmu sv39`));
+      expect(r.out).toContain('smoke: floating point in threads: same as main');
+      expect(r.out).toMatch(/smoke: \/dev\/hwrng: read 32\+32 bytes: [0-9a-f]+/);
+      expect(r.out).toContain("label 'GUESTDISK'");
+      expect(r.out).toContain('smoke: ext2 on /dev/vda: hello.txt ok, data/pattern.bin 262144 bytes ok');
+      expect(r.out).toContain('\nSMOKE OK');
+      expect(r.out).toContain('reboot: Power down');
+      expect(r.err).toMatch(/riscv: mark "Run \/init as init process" at [\d.]+ s, [\d.]+ M instructions/);
+    }, 240_000);
+  }
+
+  it('the Go shell (smoke=shell) on 3 harts: typed commands give their answers, poweroff ends the run with 0', async () => {
+    const r = await boot(
+      3,
+      [
+        '--input',
+        'echo hello $((6*7))\\nnproc\\nfor i in 1 2 3; do printf "<$i>"; done; echo\\ncat /proc/version\\npoweroff\\n',
+      ],
+      'console=ttyS0 earlycon=sbi smoke=shell',
+    );
+    expect(r.code, r.err.slice(-2000)).toBe(0);
+    expect(r.out).toContain('SMOKE OK');
+    expect(r.out).toMatch(/\$ echo hello \$\(\(6\*7\)\)\r?\nhello 42\r?\n/);
+    expect(r.out).toMatch(/\$ nproc\r?\n3\r?\n/);
+    expect(r.out).toContain('<1><2><3>');
+    expect(r.out).toMatch(/\$ cat \/proc\/version\r?\nLinux version 6\.1\.\d+ /);
+    expect(r.out).toContain('reboot: Power down');
+  }, 240_000);
+
+  it('a kernel that panics (no init it can run) ends the run with exit 1 and a message, not a hang until --timeout', async () => {
+    const t0 = Date.now();
+    const r = await boot(1, [], 'console=ttyS0 rdinit=/nonexistent');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('Kernel panic - not syncing');
+    expect(r.err).toContain('riscv: the guest kernel panicked');
+    expect(Date.now() - t0).toBeLessThan(140_000); // long before the 150 s timeout
+  }, 240_000);
+});
+
+describe('riscv machine: a guest in a trap loop', () => {
+  it('(mtvec 0 and an illegal instruction: every handler fetch faults) ends with exit 1 and where it loops', async () => {
+    // csrw mtvec, zero; .word 0 (illegal)
+    const code = new Uint8Array(64);
+    new DataView(code.buffer).setUint32(0, 0x30501073, true);
+    const dir = mkdtempSync(join(tmpdir(), 'riscv-loop-'));
+    try {
+      const elf = join(dir, 'loop.elf');
+      const base = 0x8000_0000;
+      writeFileSync(elf, buildElf({ cls: 64, machine: 243, entry: base, segments: [{ addr: base, data: code }] }));
+      const r = await machine(['--timeout', '60', elf], 90_000);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(
+        /riscv: hart 0 stopped: a trap loop: \d+ exceptions in the last \d+ instructions, pc 0x0, mcause 1, mtvec 0x0/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
