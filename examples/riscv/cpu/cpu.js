@@ -874,9 +874,14 @@ export class Cpu {
                 x[2 * rd] = link | 0;
                 x[2 * rd + 1] = Math.floor(link / TWO32) | 0;
               }
-              fpage = target;
-              d = 0;
-              dlim = 0;
+              // a target in the same page (a return to the caller, often) keeps the fetch page
+              const off = target - fpage;
+              if (off >= 0 && off < 4096) d = off | 0;
+              else {
+                fpage = target;
+                d = 0;
+                dlim = 0;
+              }
               break;
             }
             case 0x37: // LUI
