@@ -442,8 +442,9 @@ export class Cpu {
     let { R: tlbR, W: tlbW, Ro: tlbRo, Wo: tlbWo, Rh: tlbRh, Wh: tlbWh } = this.tlb;
     // The pc is fpage + d: fpage the virtual page (a double) and d the byte offset in it (an
     // int), so sequential execution and branches inside the page are integer arithmetic. dlim
-    // is 4096 while fbase (the page's RAM byte offset) is valid, 0 to make the next fetch
-    // refill (after an absolute jump, fpage holds the whole target and d is 0).
+    // is 4096 while fbase (the page's RAM byte offset) is valid (-4096 on the checked path,
+    // which fetches through the accessors), 0 to make the next fetch refill (after an absolute
+    // jump, fpage holds the whole target and d is 0).
     let fpage = this.pc;
     let d = 0;
     let dlim = 0;
@@ -465,6 +466,12 @@ export class Cpu {
           let insn;
           fetch: {
             if (!(d >= 0 && d < dlim)) {
+              // the 'checked' path keeps its page valid as a negative dlim, so the hot fetch
+              // below never tests which path it is on
+              if (d >= 0 && d < -dlim) {
+                insn = this.fetchChecked(fpage, d);
+                break fetch;
+              }
               const pc = fpage + d;
               this.pc = fpage + d;
               const r = this.fetchRefill(pc);
@@ -481,7 +488,7 @@ export class Cpu {
               fbase = r;
               d = (pc - fpage) | 0;
               if (!useViews) {
-                // the 'checked' path fetches every instruction here (dlim stays 0)
+                dlim = -4096;
                 insn = this.fetchChecked(fpage, d);
                 break fetch;
               }
@@ -1071,6 +1078,8 @@ export class Cpu {
 
   /** The 'checked' path's fetch at offset d of the fetch page: a parcel, or a whole instruction. */
   fetchChecked(fpage, d) {
+    // an aligned word holds the whole instruction (or a parcel in its low half)
+    if ((d & 2) === 0) return this.phys.ld32s(this.fetchPa + d);
     const low = this.phys.ld16u(this.fetchPa + d);
     if ((low & 3) !== 3) return low;
     if (d !== 4094) return low | (this.phys.ld16u(this.fetchPa + d + 2) << 16);
