@@ -1,8 +1,10 @@
 // Linux 6.1 on the RISC-V example machine (OpenSBI 1.1 fw_jump, the smoke initramfs of
 // ../shared/riscv/linux): SMOKE OK and poweroff (exit 0) on 1 and 3 harts, a session typed into
-// the Go shell, and guests that die (a kernel panic, a trap loop) ending the run with a message
-// and a non-zero status, never a hang. Skipped with a reason where ../shared is absent.
-import { execFile } from 'node:child_process';
+// the Go shell, that shell snapshotted and restored and migrated live to another process, and
+// guests that die (a kernel panic, a trap loop) ending the run with a message and a non-zero
+// status, never a hang. Skipped with a reason where ../shared is absent.
+import { execFile, spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +60,41 @@ async function boot(harts: number, args: string[], append = 'console=ttyS0 early
   }
 }
 
+/** A TCP port on 127.0.0.1 free a moment ago. */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A machine as a child process: `listening` once it waits for a migration, `done` when it ends. */
+function spawnMachine(args: string[]): {
+  listening: Promise<void>;
+  done: Promise<{ code: number; out: string; err: string }>;
+} {
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let ready: () => void = () => {};
+  const listening = new Promise<void>((r) => (ready = r));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 200_000);
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('latin1')));
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString('latin1');
+    if (err.includes('waiting for a migration')) ready();
+  });
+  const done = new Promise<{ code: number; out: string; err: string }>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      ready();
+      resolve({ code: code ?? -1, out, err });
+    }),
+  );
+  return { listening, done };
+}
+
 const haveLinux = existsSync(join(linux, 'Image'));
 if (!haveLinux) console.log(`skipped Linux: ${linux} is absent`);
 describe.runIf(haveLinux)('riscv machine: Linux 6.1 with OpenSBI', () => {
@@ -96,6 +133,65 @@ describe.runIf(haveLinux)('riscv machine: Linux 6.1 with OpenSBI', () => {
     expect(r.out).toMatch(/\$ cat \/proc\/version\r?\nLinux version 6\.1\.\d+ /);
     expect(r.out).toContain('reboot: Power down');
   }, 240_000);
+
+  it('snapshotted at the Go shell prompt on 3 harts and restored in another process, the session goes on; migrated live, the same', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riscv-linux-snap-'));
+    try {
+      const disk = join(dir, 'disk.img');
+      copyFileSync(join(linux, 'guest-disk.ext2'), disk);
+      chmodSync(disk, 0o644);
+      const common = [
+        '--harts',
+        '3',
+        '--mem',
+        '256',
+        '--bios',
+        join(linux, 'fw_jump.bin'),
+        '--kernel',
+        join(linux, 'Image'),
+        '--initrd',
+        join(linux, 'smoke-initramfs.cpio'),
+        '--append',
+        'console=ttyS0 smoke=shell',
+        '--disk',
+        disk,
+        '--timeout',
+        '150',
+      ];
+      const prompt = 'SMOKE OK\r\n$ ';
+      const snap = join(dir, 'vm.gmm');
+      const a = await machine([...common, '--snapshot', snap, '--snapshot-at', prompt], 200_000);
+      expect(a.code, a.err.slice(-1000)).toBe(0);
+      expect(a.err).toContain('machine snapshot');
+      const b = await machine(
+        [...common, '--restore', snap, '--input', 'echo restored $((6*7))\\npoweroff\\n'],
+        200_000,
+      );
+      expect(b.code, b.err.slice(-1000)).toBe(0);
+      expect(b.out).not.toContain('OpenSBI'); // no second boot
+      expect(b.out).toMatch(/echo restored \$\(\(6\*7\)\)\r?\nrestored 42\r?\n/);
+      expect(b.out).toContain('reboot: Power down');
+      // live: a target process waits with --incoming, the source migrates at the prompt
+      const port = await freePort();
+      const target = spawnMachine([
+        ...common,
+        '--incoming',
+        `tcp:127.0.0.1:${port}`,
+        '--input',
+        'echo migrated $((6*7))\\npoweroff\\n',
+      ]);
+      await target.listening;
+      const c = await machine([...common, '--migrate-to', `tcp:127.0.0.1:${port}`, '--migrate-at', prompt], 200_000);
+      const d = await target.done;
+      expect(c.code, c.err.slice(-1000)).toBe(0);
+      expect(c.err).toMatch(/migrated to tcp:127.0.0.1:\d+: \d+ rounds, \d+ pages/);
+      expect(d.code, d.err.slice(-1000)).toBe(0);
+      expect(d.out).toMatch(/migrated 42\r?\n/);
+      expect(d.out).toContain('reboot: Power down');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 400_000);
 
   it('a kernel that panics (no init it can run) ends the run with exit 1 and a message, not a hang until --timeout', async () => {
     const t0 = Date.now();
