@@ -3,28 +3,14 @@
 // the Go shell, that shell snapshotted and restored and migrated live to another process, and
 // guests that die (a kernel panic, a trap loop) ending the run with a message and a non-zero
 // status, never a hang. Skipped with a reason where ../shared is absent.
-import { execFile, spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { freePort, machine, startMachine } from '../helpers/riscv-machine.js';
 import { buildElf } from '../helpers/elf.js';
 
-const run = promisify(execFile);
-const main = new URL('../../examples/riscv/main.js', import.meta.url).pathname;
 const linux = new URL('../../../shared/riscv/linux/', import.meta.url).pathname;
-
-async function machine(args: string[], timeout = 120_000): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const r = await run(process.execPath, [main, ...args], { timeout, maxBuffer: 64 << 20 });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-  }
-}
 
 /** Boots the kernel with the smoke initramfs and a fresh copy of the ext2 disk; `args` first. */
 async function boot(harts: number, args: string[], append = 'console=ttyS0 earlycon=sbi') {
@@ -58,41 +44,6 @@ async function boot(harts: number, args: string[], append = 'console=ttyS0 early
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A TCP port on 127.0.0.1 free a moment ago. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** A machine as a child process: `listening` once it waits for a migration, `done` when it ends. */
-function spawnMachine(args: string[]): {
-  listening: Promise<void>;
-  done: Promise<{ code: number; out: string; err: string }>;
-} {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let ready: () => void = () => {};
-  const listening = new Promise<void>((r) => (ready = r));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 200_000);
-  child.stdout.on('data', (b: Buffer) => (out += b.toString('latin1')));
-  child.stderr.on('data', (b: Buffer) => {
-    err += b.toString('latin1');
-    if (err.includes('waiting for a migration')) ready();
-  });
-  const done = new Promise<{ code: number; out: string; err: string }>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      ready();
-      resolve({ code: code ?? -1, out, err });
-    }),
-  );
-  return { listening, done };
 }
 
 const haveLinux = existsSync(join(linux, 'Image'));
@@ -173,7 +124,7 @@ describe.runIf(haveLinux)('riscv machine: Linux 6.1 with OpenSBI', () => {
       expect(b.out).toContain('reboot: Power down');
       // live: a target process waits with --incoming, the source migrates at the prompt
       const port = await freePort();
-      const target = spawnMachine([
+      const target = startMachine([
         ...common,
         '--incoming',
         `tcp:127.0.0.1:${port}`,
