@@ -52,6 +52,12 @@ export interface MigrationSourceOptions {
   readonly maxRounds?: number;
   /** Pause once a round has at most this many dirty bytes left (default 1 MiB). */
   readonly stopBelow?: number;
+  /**
+   * Fail (and resume the guest) when the target neither reads nor answers for this many
+   * milliseconds (default 30 000): a target that stops, or a network that loses it, does not
+   * hold the source, paused or not, for ever.
+   */
+  readonly stallMs?: number;
 }
 
 /** What a migration did. */
@@ -86,6 +92,8 @@ export interface MigrationTargetOptions extends MappingOptions {
    * machine. The source then resumes it, and migrateFrom rejects with ERR_MIGRATION.
    */
   readonly accept?: (state: Record<string, unknown>, memory: GuestMemoryMmap) => void | Promise<void>;
+  /** Fail when the source sends nothing for this many milliseconds (default 30 000). */
+  readonly stallMs?: number;
 }
 
 /** What the target side received. */
@@ -97,6 +105,13 @@ export interface MigratedMachine {
   /** What the source said it sent. */
   readonly report: MigrationTotals;
 }
+
+const stallOption = (v: number | undefined): number => {
+  if (v === undefined) return 30_000;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw typeError('options.stallMs', 'a positive number of milliseconds', v);
+  return v;
+};
 
 const failure = (message: string, cause?: unknown): SnapshotError =>
   new SnapshotError('ERR_MIGRATION', message, cause === undefined ? undefined : { cause });
@@ -133,8 +148,11 @@ class FrameReader {
     this.#poke();
   };
 
-  constructor(stream: Duplex) {
+  readonly #stallMs: number;
+
+  constructor(stream: Duplex, stallMs: number) {
     this.#stream = stream;
+    this.#stallMs = stallMs;
     stream.on('data', this.#onData);
     stream.on('end', this.#onEnd);
     stream.on('close', this.#onEnd);
@@ -159,7 +177,13 @@ class FrameReader {
       if (this.#error !== null) throw failure('the connection failed', this.#error);
       if (this.#ended) throw failure('the connection closed in the middle of the migration');
       this.#stream.resume();
-      await new Promise<void>((r) => (this.#wake = r));
+      let timer: NodeJS.Timeout | undefined;
+      const moved = await new Promise<boolean>((r) => {
+        this.#wake = () => r(true);
+        timer = setTimeout(() => r(false), this.#stallMs);
+      });
+      clearTimeout(timer);
+      if (!moved) throw stalled(this.#stallMs);
     }
     const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
     const out = all.subarray(0, n);
@@ -184,17 +208,22 @@ class FrameReader {
   }
 }
 
-/** Writes with backpressure; rejects if the stream fails. */
-function send(stream: Duplex, b: Buffer): Promise<void> | undefined {
+/** The error of a peer that neither read nor wrote for `ms` milliseconds. */
+const stalled = (ms: number): SnapshotError => failure(`the other side stalled: nothing moved for ${ms} ms`);
+
+/** Writes with backpressure; rejects if the stream fails or does not drain within stallMs. */
+function send(stream: Duplex, b: Buffer, stallMs: number): Promise<void> | undefined {
   if (stream.destroyed) return Promise.reject(failure('the connection closed in the middle of the migration'));
   if (stream.write(b)) return undefined;
   return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => done(stalled(stallMs)), stallMs);
     const done = (e?: unknown): void => {
+      clearTimeout(timer);
       stream.off('drain', ok);
       stream.off('close', closed);
       stream.off('error', done);
       if (e === undefined) resolve();
-      else reject(failure('the connection failed', e));
+      else reject(e instanceof SnapshotError ? e : failure('the connection failed', e));
     };
     const ok = (): void => done();
     const closed = (): void => done(new Error('closed'));
@@ -224,8 +253,9 @@ export async function migrateTo(stream: Duplex, options: MigrationSourceOptions)
   const maxRounds = options.maxRounds ?? 8;
   const stopBelow = options.stopBelow ?? 1 << 20;
   const pageSize = bitmaps[0]!.pageSize;
+  const stallMs = stallOption(options.stallMs);
   const t0 = performance.now();
-  const reader = new FrameReader(stream);
+  const reader = new FrameReader(stream, stallMs);
   let paused = false;
   let pauseAt = 0;
   let pages = 0;
@@ -233,7 +263,7 @@ export async function migrateTo(stream: Duplex, options: MigrationSourceOptions)
   let rounds = 0;
   const put = async (b: Buffer): Promise<void> => {
     bytes += b.length;
-    await send(stream, b);
+    await send(stream, b, stallMs);
   };
   const sendPages = async (list: readonly number[], skipZero: boolean): Promise<void> => {
     for (const [addr, len] of runs(mem, list, pageSize, MAX_FRAME)) {
@@ -315,7 +345,8 @@ export async function migrateFrom(stream: Duplex, options?: MigrationTargetOptio
     throw typeError('stream', 'a duplex byte stream', stream);
   const accept = options?.accept;
   if (accept !== undefined && typeof accept !== 'function') throw typeError('options.accept', 'a function', accept);
-  const reader = new FrameReader(stream);
+  const stallMs = stallOption(options?.stallMs);
+  const reader = new FrameReader(stream, stallMs);
   let mem: GuestMemoryMmap | null = null;
   const state: Record<string, unknown> = {};
   let pages = 0;
@@ -385,7 +416,7 @@ export async function migrateFrom(stream: Duplex, options?: MigrationTargetOptio
           }
         }
         mem.resetDirty();
-        await send(stream, frame(ACK, Buffer.from(JSON.stringify({ ok: true }))));
+        await send(stream, frame(ACK, Buffer.from(JSON.stringify({ ok: true }))), stallMs);
         return { memory: mem, state, report: { rounds: d.rounds, pages, bytes: d.bytes } };
       } else {
         throw failure(`an unexpected frame of type ${type}`);

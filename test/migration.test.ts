@@ -182,6 +182,48 @@ describe('live migration', () => {
     await pool.stop();
   }, 60_000);
 
+  it('a peer that stops (a target that never reads, a source that sends nothing more) fails the migration after stallMs, never a hang', async () => {
+    const { mem, pool } = await runningGuest();
+    const { address } = await listen(0, (s) => {
+      s.pause(); // accepts, then reads nothing
+      s.on('error', () => {});
+      cleanup.push(() => s.destroy());
+    });
+    const sock = await connect(address);
+    const t0 = Date.now();
+    await expect(
+      migrateTo(sock, {
+        memory: mem,
+        pause: () => pool.pause(10_000),
+        resume: () => pool.resume(),
+        state: () => ({}),
+        stallMs: 300,
+      }),
+    ).rejects.toThrow(/stalled: nothing moved for 300 ms/);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(pool.state(0)).toBe('running');
+    await pool.stop();
+    // the target side: a HELLO, then silence
+    let arrived: Promise<MigratedMachine> | null = null;
+    const { address: a2 } = await listen(0, (s) => {
+      arrived = migrateFrom(s, { stallMs: 300 });
+      arrived.catch(() => {});
+      s.on('error', () => {});
+      cleanup.push(() => s.destroy());
+    });
+    const src = await connect(a2);
+    src.on('error', () => {});
+    const hello = Buffer.from(JSON.stringify({ version: 1, pageSize: 4096, regions: [{ base: BASE, size: 1 << 20 }] }));
+    const head = Buffer.alloc(12);
+    head.writeUInt32LE(1, 0);
+    head.writeUInt32LE(hello.length, 4);
+    head.writeUInt32LE(crc32(hello), 8);
+    src.write(Buffer.concat([head, hello]));
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(arrived!).rejects.toThrow(/stalled/);
+    await expect(migrateFrom(src, { stallMs: -1 })).rejects.toThrow(TypeError);
+  }, 60_000);
+
   it('the target refuses a damaged frame, a foreign stream, a wrong total, pages outside the guest and too many state records, and says so', async () => {
     const frame = (type: number, payload: Buffer, crc = crc32(payload)): Buffer => {
       const h = Buffer.alloc(12);

@@ -306,6 +306,8 @@ let line = '';
 const marks = values.mark;
 const marked = marks.map(() => false);
 let migrating = false;
+/** The migration under way, if any: the run ends only once it has settled (a --until met meanwhile waits for it). */
+let migration = null;
 let inspected = false;
 
 /**
@@ -407,7 +409,7 @@ const uart = new Serial16550(
       }
       if (migrateTarget !== null && !migrating && console_.includes(values['migrate-at'])) {
         migrating = true;
-        migrate().then(
+        migration = migrate().then(
           (ok) => ok && finish(0),
           (e) => {
             process.stderr.write(`riscv: migration failed: ${e.message}\n`);
@@ -626,6 +628,7 @@ if (saved !== null && promptPaced && console_.endsWith('$ ')) {
   }
 }
 await finished;
+if (migration !== null && exitCode !== 124) await migration; // (bounded: migrateTo gives up on a stalled target)
 clearTimeout(timer);
 let results = [];
 try {
