@@ -1,7 +1,6 @@
 // The A extension: LR/SC reservations shared by every hart, and the AMOs as Atomics operations
 // on the shared RAM.
 import { ILLEGAL, MISALIGNED_LOAD, Trap, toDouble } from './constants.js';
-import { accessFault, translate } from './mmu.js';
 
 /** @typedef {import('./cpu.js').Cpu} Cpu */
 
@@ -37,9 +36,7 @@ export function amo(cpu, insn, rd, rs1, rs2, f3) {
     // lr
     if (rs2 !== 0) throw new Trap(ILLEGAL, insn >>> 0);
     if ((alo & (size - 1)) !== 0) throw new Trap(MISALIGNED_LOAD, toDouble(alo, ahi));
-    const pa = translate(cpu, alo, ahi, 0);
-    const o = pa - cpu.ramBase;
-    if (!(o >= 0 && o + size <= cpu.ramSize)) throw accessFault(cpu, 0, pa);
+    const o = cpu.lrTarget(alo, ahi, size);
     // publish the reservation before reading, so a store after the read sees it
     if (Atomics.exchange(cpu.resv, cpu.resSlot, o >>> 3) === -1) Atomics.add(cpu.resv, 0, 1);
     if (size === 8) {

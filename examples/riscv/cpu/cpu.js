@@ -379,6 +379,18 @@ export class Cpu {
     this.physStore(pa, size, vlo, vhi);
   }
 
+  /** The RAM byte offset of an lr at virtual (lo, hi) (aligned; a read: through the read TLB). */
+  lrTarget(lo, hi, size) {
+    const vpn = lo >>> 12;
+    const e = vpn & TLB_MASK;
+    if (this.tlbR[e] === vpn && this.tlbRh[e] === hi) return this.tlbRo[e] + (lo & 0xfff);
+    const pa = translate(this, lo, hi, 0);
+    fill(this, lo, hi, 0, pa);
+    const o = pa - this.ramBase;
+    if (!(o >= 0 && o + size <= this.ramSize)) throw accessFault(this, 0, pa);
+    return o;
+  }
+
   /** The RAM byte offset of an aligned atomic access at virtual (lo, hi) (a store: page must be writable). */
   amoTarget(lo, hi, size) {
     if ((lo & (size - 1)) !== 0) throw new Trap(MISALIGNED_STORE, toDouble(lo, hi));
