@@ -354,11 +354,20 @@ const flush = () => {
 let typed = [];
 const feed = () => {
   if (typed.length > 0) typed = typed.slice(uart.enqueue(typed));
+  publishLsr();
 };
+// xv6 needs LSR reads to acknowledge THR empty (lsrAcksThre), so each one exits; otherwise the
+// harts read LSR from a shadow word the main thread keeps current (Serial16550.lineStatus after
+// every access it serves and every byte it queues), and a console write costs one exit, not two
+const lsrAcks = values.kernel === undefined;
+const lsrShadow = lsrAcks ? null : new Int32Array(platform.uartLsr);
+function publishLsr() {
+  if (lsrShadow !== null) Atomics.store(lsrShadow, 0, uart.lineStatus);
+}
 const uart = new Serial16550(
   {
     // xv6 polls LSR and never reads IIR with THR-empty enabled: an LSR read acknowledges it
-    lsrAcksThre: values.kernel === undefined,
+    lsrAcksThre: lsrAcks,
     inputDrained: () => feed(),
     output: (b) => {
       const ch = String.fromCharCode(b);
@@ -557,7 +566,25 @@ const testDevice = {
   },
 };
 const devices = new DeviceBus();
-devices.register(UART_BASE, 0x100, uart, 'uart');
+publishLsr();
+devices.register(
+  UART_BASE,
+  0x100,
+  lsrShadow === null
+    ? uart
+    : {
+        read: (off, size) => {
+          const v = uart.read(off, size);
+          publishLsr();
+          return v;
+        },
+        write: (off, size, v) => {
+          uart.write(off, size, v);
+          publishLsr();
+        },
+      },
+  'uart',
+);
 devices.register(VIRTIO_BASE, 0x1000, virtio, 'virtio');
 devices.register(RNG_BASE, 0x1000, rng, 'virtio-rng');
 devices.register(TEST_BASE, 0x1000, testDevice, 'test');
@@ -614,6 +641,7 @@ await pool.start({
   ram: { base: RAM_BASE, size: memMiB * 2 ** 20 },
   entry,
   dtb: dtbAddr,
+  uartLsr: lsrShadow === null ? null : platform.uartLsr,
   tohost,
   restore: saved?.harts ?? null,
   path: values.path,

@@ -187,7 +187,7 @@ export class Serial16550 implements MmioDevice {
         v = this.#mcr;
         break;
       case LSR:
-        v = LSR_THRE | LSR_TEMT | (this.#rxLen > 0 ? LSR_DR : 0) | (this.#overrun ? LSR_OE : 0);
+        v = this.lineStatus;
         this.#overrun = false;
         if (this.#lsrAcks) this.#thre = false;
         break;
@@ -253,6 +253,15 @@ export class Serial16550 implements MmioDevice {
   }
 
   /** The registers and FIFO as plain data (the constructor's `state`). */
+  /**
+   * LSR as a guest's read would return it now, without the read's side effects (clearing the
+   * overrun bit; with `lsrAcksThre`, acknowledging THR empty): what a status shadow holds, a
+   * word in shared memory that a vCPU reads without an exit while every other access exits.
+   */
+  get lineStatus(): number {
+    return LSR_THRE | LSR_TEMT | (this.#rxLen > 0 ? LSR_DR : 0) | (this.#overrun ? LSR_OE : 0);
+  }
+
   get state(): SerialState {
     const rx: number[] = [];
     for (let i = 0; i < this.#rxLen; i++) rx.push(this.#rx[(this.#rxHead + i) % SERIAL_FIFO_SIZE]!);

@@ -82,6 +82,22 @@ describe('Serial16550', () => {
     expect(line()).toBe(false);
   });
 
+  it('lineStatus is LSR without the read: DR and THR empty as a read shows them, no acknowledgement', () => {
+    const { s, line } = port({ lsrAcksThre: true });
+    expect(s.lineStatus).toBe(0x60); // THRE | TEMT
+    s.write(1, 1, 0x02); // IER: THR empty
+    expect(line()).toBe(true);
+    for (let i = 0; i < 3; i++) expect(s.lineStatus).toBe(0x60);
+    expect(line()).toBe(true); // not acknowledged, as an LSR read with lsrAcksThre would
+    expect(s.read(5, 1)).toBe(0x60);
+    expect(line()).toBe(false);
+    s.enqueue([0x41]);
+    expect(s.lineStatus & 1).toBe(1);
+    expect(s.lineStatus).toBe(s.read(5, 1));
+    s.read(0, 1);
+    expect(s.lineStatus & 1).toBe(0);
+  });
+
   it('the divisor latch sits behind DLAB; loopback sends THR to the receiver and MCR to MSR', () => {
     const { s, out } = port();
     s.write(3, 1, 0x83);

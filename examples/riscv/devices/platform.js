@@ -40,6 +40,8 @@ export function createPlatform(harts) {
     msip: msipController(harts).share(),
     mtimecmp: new SharedArrayBuffer(8 * harts),
     lock: new SharedArrayBuffer(4),
+    // the UART's LSR as the main thread last published it (see main.js)
+    uartLsr: new SharedArrayBuffer(4),
     t0: monotonicNow(),
     stats: new SharedArrayBuffer(8 * 4), // [ipis]
     // LR/SC reservations: [harts holding one, then per hart its 8-byte granule or -1]
