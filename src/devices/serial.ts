@@ -252,7 +252,6 @@ export class Serial16550 implements MmioDevice {
     this.#update();
   }
 
-  /** The registers and FIFO as plain data (the constructor's `state`). */
   /**
    * LSR as a guest's read would return it now, without the read's side effects (clearing the
    * overrun bit; with `lsrAcksThre`, acknowledging THR empty): what a status shadow holds, a
@@ -262,6 +261,7 @@ export class Serial16550 implements MmioDevice {
     return LSR_THRE | LSR_TEMT | (this.#rxLen > 0 ? LSR_DR : 0) | (this.#overrun ? LSR_OE : 0);
   }
 
+  /** The registers and FIFO as plain data (the constructor's `state`). */
   get state(): SerialState {
     const rx: number[] = [];
     for (let i = 0; i < this.#rxLen; i++) rx.push(this.#rx[(this.#rxHead + i) % SERIAL_FIFO_SIZE]!);
