@@ -4,6 +4,7 @@
 // timer deadline, woken early by IPIs (msip writes kick the target hart) and device interrupts.
 import { DeviceBus, monotonicNow } from 'guestmem';
 import { Cpu } from './cpu/cpu.js';
+import { warmUp } from './cpu/warmup.js';
 import { CLINT_BASE, Clint, PLIC_BASE, Plic, RNG_BASE, TEST_BASE, UART_BASE, VIRTIO_BASE } from './devices/platform.js';
 
 const MSIP = 1 << 3;
@@ -106,17 +107,10 @@ export default async function hart(ctx) {
     },
   };
   const reservations = new Int32Array(a.platform.reservations);
-  const cpu = new Cpu({
-    hartid: id,
-    regs,
-    phys,
-    platform,
-    ram: a.ram,
-    path: a.path,
-    reservations,
-    fpu: a.fpu,
-    atomic64: ctx.vcpus > 1,
-  });
+  const options = { hartid: id, platform, path: a.path, fpu: a.fpu, atomic64: ctx.vcpus > 1 };
+  // every kind of instruction once before the guest's first (see cpu/warmup.js)
+  if (a.warmUp) warmUp(Cpu, options, phys, a.warmUp);
+  const cpu = new Cpu({ ...options, regs, phys, ram: a.ram, reservations });
   if (a.restore) cpu.loadState(a.restore[id]);
   else {
     cpu.pc = a.entry;
@@ -145,7 +139,7 @@ export default async function hart(ctx) {
     const ran = cpu.run(BLOCK);
     byPriv[cpu.priv] += ran;
     cpu.syncDirty();
-    const ex = cpu.stats.exceptions ?? 0;
+    const ex = cpu.stats.exceptions;
     if (ex - exceptions > BLOCK / 8) {
       if (++trapBlocks >= TRAP_LOOP_BLOCKS) {
         const s = cpu.saveState();

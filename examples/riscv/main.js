@@ -73,6 +73,7 @@ try {
       'inspect-at': { type: 'string' },
       mark: { type: 'string', multiple: true, default: [] },
       path: { type: 'string', default: 'tcache' },
+      'warm-up': { type: 'string' },
       isa: { type: 'string', default: 'rv64gc' },
       bios: { type: 'string' },
       kernel: { type: 'string' },
@@ -98,6 +99,9 @@ const int = (name, min, max) => {
 const harts = int('harts', 1, MAX_HARTS);
 const memMiB = int('mem', 1, 2047);
 const timeout = Number(values.timeout);
+// an operating system's boot (firmware first) meets every kind of instruction within its first
+// second, so it warms the interpreter up front; a bare ELF runs the code it runs (cpu/warmup.js)
+const warmUpRounds = values['warm-up'] === undefined ? (values.bios === undefined ? 0 : 8) : int('warm-up', 0, 1000);
 if (!(timeout >= 0)) usage('--timeout must be a number of seconds >= 0');
 if (!['tcache', 'raw', 'checked'].includes(values.path)) usage('--path must be tcache, raw or checked');
 /** --isa: rv64gc (= rv64imafdc, the default) or rv64imac (no F and D: misa says so, FP instructions are illegal). */
@@ -646,6 +650,7 @@ await pool.start({
   restore: saved?.harts ?? null,
   path: values.path,
   fpu,
+  warmUp: warmUpRounds,
 });
 // a restored shell waits at its prompt: type the first line now
 if (saved !== null && promptPaced && console_.endsWith('$ ')) {

@@ -95,6 +95,9 @@ export class Trap {
     this.tval = tval;
   }
 }
+// tval is often an address past 2^31 (a double): the first Trap makes that the field's kind,
+// so the first such trap does not change the class under optimized code (see settleShape in cpu.js)
+new Trap(0, 0.5);
 
 export const TWO32 = 4294967296;
 export const toDouble = (lo, hi) => hi * TWO32 + (lo >>> 0);

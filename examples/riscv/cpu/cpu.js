@@ -46,6 +46,43 @@ import { amo, breakReservations } from './amo.js';
 import { bigU, mulDiv, mulDivW } from './alu.js';
 /** Blocks (run() calls) between two flushes of the dirty-tracking cache (a power of two). */
 const DIRTY_SYNC_BLOCKS = 256;
+/** Fields that hold doubles (addresses and counts past 2^31, values from BigInt halves). */
+const DOUBLE_FIELDS = ['pc', 'instret', 'fetchPa', 'resAddr', 'resLo', 'resHi'];
+/** Fields written after construction, other than the doubles and the TLB's (see settleShape). */
+const MUTABLE_FIELDS = ['priv', 'fetchPage', 'resSize', 'blockN', 'spins', 'dirtyBlocks', 'wfi'];
+
+/**
+ * Gives a new Cpu's fields the kind their later values have. V8 starts a field as constant,
+ * with the representation of its first value (a small integer, say); the first write of
+ * another value, or of a double into an integer field, changes the object's hidden class, and
+ * every optimized function that relied on the old one (run() among them) is thrown away and
+ * runs unoptimized until it is compiled again (tens of milliseconds, each time). A Linux boot
+ * used to pay that a dozen times; writing each field once more here pays it before run() is
+ * ever compiled.
+ * @param {Cpu} cpu
+ */
+function settleShape(cpu) {
+  const c = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (cpu));
+  for (const k of DOUBLE_FIELDS) {
+    const v = c[k];
+    c[k] = 0.5;
+    c[k] = v;
+  }
+  for (const k of MUTABLE_FIELDS) {
+    const v = c[k];
+    c[k] = typeof v === 'boolean' ? !v : /** @type {number} */ (v) + 1;
+    c[k] = v;
+  }
+  const st = /** @type {Record<string, number>} */ (cpu.stats);
+  for (const k of Object.keys(st)) {
+    st[k] += 1;
+    st[k] -= 1;
+  }
+  // the TLB fields: another mode's set, then back
+  const t = cpu.tlb;
+  cpu.useTlb(cpu.tlbSets[t === cpu.tlbSets[U] ? S : U]);
+  cpu.useTlb(t);
+}
 
 export class Cpu {
   /**
@@ -125,7 +162,9 @@ export class Cpu {
     this.blockN = 0; // instructions of the current run() not yet added to instret
     this.spins = 0; // pure load-spin iterations in the last run() (see run)
     this.pmp = new Int32Array(2 * 64); // pmpcfg0..15 / pmpaddr0..63 (lo/hi), WARL storage
-    this.stats = { traps: 0, interrupts: 0, wfi: 0, mmio: 0, tlbMiss: 0 };
+    this.stats = { traps: 0, interrupts: 0, exceptions: 0, wfi: 0, mmio: 0, tlbMiss: 0 };
+    this.fetchPage = -1; // the virtual page run() fetches from (-1: refill at the next fetch)
+    this.fetchPa = 0; // its guest-physical address
     // F and D, unless the machine leaves them out (o.fpu false: misa without them, FS read-only 0)
     this.fpu = o.fpu ?? true;
     // misa: RV64 (MXL=2 in bits 63:62), extensions A, C, (D, F,) I, M, S, U
@@ -138,6 +177,7 @@ export class Cpu {
     this.f = new Int32Array(64);
     this.setCsr(CSR.mstatus, 0, 0xa); // UXL = SXL = 2
     this.setCsr(CSR.mhartid, this.hartid, 0);
+    settleShape(this);
   }
 
   // ---- CSR storage ----

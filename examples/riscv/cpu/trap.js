@@ -12,7 +12,7 @@ export function trap(cpu, cause, tval, isInterrupt) {
   cpu.stats.traps++;
   // a trap drops this hart's reservation (an sc after it may fail; none is left dangling)
   if (cpu.resv[cpu.resSlot] !== -1 && Atomics.exchange(cpu.resv, cpu.resSlot, -1) !== -1) Atomics.sub(cpu.resv, 0, 1);
-  if (!isInterrupt) cpu.stats.exceptions = (cpu.stats.exceptions ?? 0) + 1;
+  if (!isInterrupt) cpu.stats.exceptions++;
   if (TRACE_TRAPS > 0 && (isInterrupt ? cpu.stats.interrupts : cpu.stats.exceptions) < TRACE_TRAPS)
     process.stderr.write(
       `hart ${cpu.hartid}: ${isInterrupt ? 'interrupt' : 'exception'} ${cause} at pc 0x${cpu.pc.toString(16)} tval 0x${tval.toString(16)} priv ${cpu.priv}\n`,
