@@ -12,35 +12,26 @@ import { buildElf } from '../helpers/elf.js';
 
 const linux = new URL('../../../shared/riscv/linux/', import.meta.url).pathname;
 
-/** Boots the kernel with the smoke initramfs and a fresh copy of the ext2 disk; `args` first. */
+/** A fresh copy of the ext2 disk in `dir`. */
+function diskIn(dir: string): string {
+  const disk = join(dir, 'disk.img');
+  copyFileSync(join(linux, 'guest-disk.ext2'), disk);
+  chmodSync(disk, 0o644);
+  return disk;
+}
+
+/** The machine's options for the kernel with the smoke initramfs and `disk`. */
+const linuxArgs = (harts: number, append: string, disk: string): string[] => [
+  ...['--harts', String(harts), '--mem', '256', '--bios', join(linux, 'fw_jump.bin')],
+  ...['--kernel', join(linux, 'Image'), '--initrd', join(linux, 'smoke-initramfs.cpio')],
+  ...['--append', append, '--disk', disk, '--timeout', '150'],
+];
+
+/** Boots the kernel with the smoke initramfs and a fresh copy of the ext2 disk, then `args`. */
 async function boot(harts: number, args: string[], append = 'console=ttyS0 earlycon=sbi') {
   const dir = mkdtempSync(join(tmpdir(), 'riscv-linux-'));
   try {
-    const disk = join(dir, 'disk.img');
-    copyFileSync(join(linux, 'guest-disk.ext2'), disk);
-    chmodSync(disk, 0o644);
-    return await machine(
-      [
-        '--harts',
-        String(harts),
-        '--mem',
-        '256',
-        '--bios',
-        join(linux, 'fw_jump.bin'),
-        '--kernel',
-        join(linux, 'Image'),
-        '--initrd',
-        join(linux, 'smoke-initramfs.cpio'),
-        '--append',
-        append,
-        '--disk',
-        disk,
-        '--timeout',
-        '150',
-        ...args,
-      ],
-      200_000,
-    );
+    return await machine([...linuxArgs(harts, append, diskIn(dir)), ...args], 200_000);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -88,27 +79,7 @@ describe.runIf(haveLinux)('riscv machine: Linux 6.1 with OpenSBI', () => {
   it('snapshotted at the Go shell prompt on 3 harts and restored in another process, the session goes on; migrated live, the same', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'riscv-linux-snap-'));
     try {
-      const disk = join(dir, 'disk.img');
-      copyFileSync(join(linux, 'guest-disk.ext2'), disk);
-      chmodSync(disk, 0o644);
-      const common = [
-        '--harts',
-        '3',
-        '--mem',
-        '256',
-        '--bios',
-        join(linux, 'fw_jump.bin'),
-        '--kernel',
-        join(linux, 'Image'),
-        '--initrd',
-        join(linux, 'smoke-initramfs.cpio'),
-        '--append',
-        'console=ttyS0 smoke=shell',
-        '--disk',
-        disk,
-        '--timeout',
-        '150',
-      ];
+      const common = linuxArgs(3, 'console=ttyS0 smoke=shell', diskIn(dir));
       const prompt = 'SMOKE OK\r\n$ ';
       const snap = join(dir, 'vm.gmm');
       const a = await machine([...common, '--snapshot', snap, '--snapshot-at', prompt], 200_000);

@@ -33,6 +33,9 @@ const NAMED = new Set(Object.values(CSR));
 
 /** @typedef {import('./cpu.js').Cpu} Cpu */
 
+/** fflags, frm and fcsr are views of one register: [shift, mask] of the bits each one shows. */
+const fcsrView = (n) => (n === CSR.fflags ? [0, 31] : n === CSR.frm ? [5, 7] : [0, 0xff]);
+
 /** @param {Cpu} cpu */
 export function csrRead(cpu, n) {
   const priv = cpu.priv;
@@ -42,9 +45,9 @@ export function csrRead(cpu, n) {
     case CSR.frm:
     case CSR.fcsr: {
       if (!fpOn(cpu)) throw new Trap(ILLEGAL, 0);
-      const v = cpu.getLo(CSR.fcsr);
+      const [shift, mask] = fcsrView(n);
       cpu.tmp[1] = 0;
-      return n === CSR.fflags ? v & 31 : n === CSR.frm ? (v >>> 5) & 7 : v & 0xff;
+      return (cpu.getLo(CSR.fcsr) >>> shift) & mask;
     }
     case CSR.mstatus:
     case CSR.sstatus: {
@@ -112,9 +115,8 @@ export function csrWrite(cpu, n, lo, hi) {
     case CSR.frm:
     case CSR.fcsr: {
       if (!fpOn(cpu)) throw new Trap(ILLEGAL, 0);
-      const v = cpu.getLo(CSR.fcsr);
-      const nv = n === CSR.fflags ? (v & ~31) | (lo & 31) : n === CSR.frm ? (v & 31) | ((lo & 7) << 5) : lo & 0xff;
-      cpu.setCsr(CSR.fcsr, nv, 0);
+      const [shift, mask] = fcsrView(n);
+      cpu.setCsr(CSR.fcsr, (cpu.getLo(CSR.fcsr) & ~(mask << shift)) | ((lo & mask) << shift), 0);
       fpDirty(cpu);
       return;
     }

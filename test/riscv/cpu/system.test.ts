@@ -1,6 +1,6 @@
 // The interpreter's system modules on their own (examples/riscv/cpu/): the Sv39 page walker
 // against a model walker over random page tables (permissions, faults, A/D bits), the CSR file's
-// WARL rules and views, trap entry and delegation, interrupt priorities, and the AMOs against a
+// WARL rules and views (the FP CSRs against a model), trap entry and delegation, interrupt priorities, and the AMOs against a
 // BigInt model of memory.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -149,6 +149,24 @@ describe('riscv CSR file', () => {
     csrWrite(nofp, 0x300, 3 << 13, 0);
     expect(csrRead(nofp, 0x300) & (3 << 13)).toBe(0);
     expect(() => csrRead(nofp, 0x001)).toThrow(); // fflags: illegal with FS off
+  });
+
+  it('fflags, frm and fcsr are views of one register; writing any of them marks FS dirty', () => {
+    const { cpu } = hart();
+    csrWrite(cpu, 0x300, 1 << 13, 0); // FS = initial
+    for (const [n, v] of fc.sample(fc.tuple(fc.constantFrom(1, 2, 3), fc.integer({ min: 0, max: 0x1ff })), {
+      numRuns: 200,
+      seed: 3,
+    })) {
+      const before = csrRead(cpu, 3);
+      csrWrite(cpu, n, v, 0);
+      // the model: fcsr = frm << 5 | fflags, 8 bits
+      const want = n === 1 ? (before & ~31) | (v & 31) : n === 2 ? (before & 31) | ((v & 7) << 5) : v & 0xff;
+      expect(csrRead(cpu, 3)).toBe(want);
+      expect(csrRead(cpu, 1)).toBe(want & 31);
+      expect(csrRead(cpu, 2)).toBe(want >>> 5);
+      expect((csrRead(cpu, 0x300) >>> 13) & 3).toBe(3);
+    }
   });
 
   it('a counter CSR is gated by mcounteren and scounteren; an M-mode CSR is illegal from S', () => {
