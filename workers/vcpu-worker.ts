@@ -7,7 +7,7 @@
  */
 import { GuestMemoryAtomic } from '../src/guest-memory-atomic.js';
 import { GuestMemoryMmap } from '../src/guest-memory.js';
-import { ControlRecord, RunState } from '../src/runtime/control.js';
+import { ControlRecord } from '../src/runtime/control.js';
 import {
   checkRuntime,
   toWire,
@@ -43,7 +43,7 @@ function openMemory(d: SharedMemoryDescriptor): { memory: GuestMemoryMmap; atomi
 async function runVcpu(task: VcpuTask): Promise<TaskResult> {
   const runtime = checkRuntime(task.runtime, task.id);
   const ctl = new ControlRecord(runtime.control, task.id);
-  ctl.setState(RunState.STARTING);
+  ctl.starting();
   // Opening the memory and loading the module are the 'load' phase: a bad descriptor or module
   // ends with FAILED and a coded error, never a STARTING vCPU the pool takes for a dead thread.
   let opened: { memory: GuestMemoryMmap; atomic: GuestMemoryAtomic | null } | null = null;
@@ -52,20 +52,20 @@ async function runVcpu(task: VcpuTask): Promise<TaskResult> {
     opened = openMemory(task.memory);
     entry = await loadEntry(task.module);
   } catch (e) {
-    ctl.setState(RunState.FAILED);
+    ctl.failed();
     task.rpc.close();
     opened?.atomic?.close();
     return { ok: false, error: toWire(e), phase: 'load' };
   }
   const { memory, atomic } = opened;
   const ctx = new VcpuContext({ id: task.id, arg: task.arg, memory, atomic, runtime, rpc: task.rpc });
-  ctl.setState(RunState.RUNNING);
+  ctl.running();
   try {
     const value = await entry(ctx);
-    ctl.setState(RunState.DONE);
+    ctl.done();
     return { ok: true, value };
   } catch (e) {
-    ctl.setState(RunState.FAILED);
+    ctl.failed();
     return { ok: false, error: toWire(e), phase: 'run' };
   } finally {
     task.rpc.close();

@@ -9,12 +9,31 @@
  * (`Atomics.wait` returns at once if DOORBELL moved). Requests that need the vCPU to leave its
  * fast loop (stop, pause, resume, RPC) also bump ATTENTION, which `checkpoint()` compares with
  * one load.
+ *
+ * Run state: every change is one of the transitions below, each a method of ControlRecord
+ * (a store where only one thread can be moving the state, a compare-exchange where two can
+ * race), and each wakes whoever waits on STATE. The vCPU thread makes all of them but two:
+ *
+ *   transition                      by            method
+ *   IDLE      -> STARTING           vCPU thread   starting()
+ *   STARTING  -> RUNNING            vCPU thread   running()
+ *   RUNNING   -> DONE               vCPU thread   done()
+ *   STARTING, RUNNING -> FAILED     vCPU thread   failed()  (its module failed to load, or it threw)
+ *   any       -> FAILED             main thread   threadDied()  (only once the thread is gone:
+ *                                                 killed, or it died without reporting)
+ *   RUNNING   -> PARKED             vCPU thread   park()  (at a checkpoint, pause requested)
+ *   PARKED, RESUMING -> RUNNING     vCPU thread   unpark()  (leaving its parked loop)
+ *   PARKED    -> RESUMING           main thread   resumeParked()  (resume(): reads 'running' at once)
+ *   RESUMING  -> PARKED             main thread   reparkResuming()  (a pause() before the thread woke)
+ *
+ * The two main-thread moves race with the vCPU thread's unpark(), so all three are compare-
+ * exchanges: whichever comes first wins, and the loser sees the state it lost to.
  */
 
 import { rangeError } from '../internal/args.js';
 
 /** Field indices within a vCPU's record. */
-const STATE = 0; // run state, one of RunState (written by the vCPU thread)
+const STATE = 0; // run state, one of RunState (the transitions in the header)
 const STOP = 1; // 1 once a stop was requested
 const PAUSE = 2; // 1 while a pause is requested
 const DOORBELL = 3; // bumped by every request; waitForInterrupt sleeps on it
@@ -61,23 +80,68 @@ export class ControlRecord {
       throw rangeError('id', `a record of the control block (0 to ${this.#w.length / RECORD_WORDS - 1})`, id);
   }
 
-  // ---- run state (written by the vCPU thread) ----
+  // ---- run state (the transitions in the header) ----
 
   state(): number {
     return Atomics.load(this.#w, this.#b + STATE);
   }
 
-  /** Sets the run state and wakes whoever waits for it. */
-  setState(state: number): void {
+  /** The vCPU thread took its task (IDLE -> STARTING). */
+  starting(): void {
+    this.#set(RunState.STARTING);
+  }
+
+  /** The vCPU's module is loaded and its function about to run (STARTING -> RUNNING). */
+  running(): void {
+    this.#set(RunState.RUNNING);
+  }
+
+  /** The vCPU's function returned (RUNNING -> DONE). */
+  done(): void {
+    this.#set(RunState.DONE);
+  }
+
+  /** The vCPU's module failed to load or its function threw (-> FAILED), by its own thread. */
+  failed(): void {
+    this.#set(RunState.FAILED);
+  }
+
+  /** The main thread's mark for a vCPU whose thread is gone without reporting (-> FAILED). */
+  threadDied(): void {
+    this.#set(RunState.FAILED);
+  }
+
+  /** At a checkpoint with a pause requested (RUNNING -> PARKED). Returns whether it moved. */
+  park(): boolean {
+    return this.#move(RunState.RUNNING, RunState.PARKED);
+  }
+
+  /** Leaving the parked loop (RESUMING or PARKED -> RUNNING). Returns whether it moved. */
+  unpark(): boolean {
+    return this.#move(RunState.RESUMING, RunState.RUNNING) || this.#move(RunState.PARKED, RunState.RUNNING);
+  }
+
+  /** Leaving the parked loop only through a resume (RESUMING -> RUNNING). Returns whether it moved. */
+  unparkResumed(): boolean {
+    return this.#move(RunState.RESUMING, RunState.RUNNING);
+  }
+
+  /** resume(): a parked vCPU reads 'running' at once (PARKED -> RESUMING). */
+  resumeParked(): boolean {
+    return this.#move(RunState.PARKED, RunState.RESUMING);
+  }
+
+  /** pause() before a resumed vCPU's thread woke: parked again at once (RESUMING -> PARKED). */
+  reparkResuming(): boolean {
+    return this.#move(RunState.RESUMING, RunState.PARKED);
+  }
+
+  #set(state: number): void {
     Atomics.store(this.#w, this.#b + STATE, state);
     Atomics.notify(this.#w, this.#b + STATE);
   }
 
-  /**
-   * Moves the run state from `from` to `to` only if it still is `from` (one compare-exchange),
-   * waking whoever waits for it. Returns whether it moved.
-   */
-  moveState(from: number, to: number): boolean {
+  #move(from: number, to: number): boolean {
     if (Atomics.compareExchange(this.#w, this.#b + STATE, from, to) !== from) return false;
     Atomics.notify(this.#w, this.#b + STATE);
     return true;

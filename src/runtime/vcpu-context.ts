@@ -130,14 +130,14 @@ export class VcpuContext {
       seen = c.attention();
       const stop = c.stopRequested();
       if (stop) {
-        if (!c.moveState(RunState.RESUMING, RunState.RUNNING)) c.moveState(RunState.PARKED, RunState.RUNNING);
+        c.unpark();
         break;
       }
       if (!c.pauseRequested()) {
         // Leave only through resume()'s RESUMING (or if this thread never parked): PARKED with
         // no request means resume() cleared the request and is about to move the state, or a
         // pause() took RESUMING back after the check above (its request is then set again).
-        if (c.moveState(RunState.RESUMING, RunState.RUNNING)) break;
+        if (c.unparkResumed()) break;
         const s = c.state();
         if (s !== RunState.PARKED) break; // RUNNING: reached with nothing to park for
         await c.waitStateChange(RunState.PARKED, 1);
@@ -147,7 +147,7 @@ export class VcpuContext {
       // came after the check above would otherwise be undone). The park hooks run first, so
       // what they publish (dirty pages) is there once pause() sees every vCPU parked.
       if (c.state() === RunState.RUNNING) for (const fn of this.#parkHooks) fn();
-      c.moveState(RunState.RUNNING, RunState.PARKED);
+      c.park();
       await c.waitAttention(seen, 1000);
       await this.#serveRpc();
     }
@@ -187,18 +187,7 @@ export class VcpuContext {
    */
   waitForInterrupt(timeoutMs?: number): WakeReason {
     const timeout = checkTimeout('timeoutMs', timeoutMs);
-    const c = this.#ctl;
-    const deadline = timeout === Infinity ? Infinity : now() + timeout;
-    for (;;) {
-      const doorbell = c.doorbell(); // read before the checks: see control.ts
-      const pending = this.#pendingReason();
-      if (pending !== null) return pending;
-      const left = deadline - now();
-      if (left <= 0) return 'timeout';
-      // DOORBELL also moves for requests already handled (a pause that came and went): such a
-      // wake finds nothing pending and sleeps again for the rest of the timeout.
-      c.sleepOnDoorbell(doorbell, left);
-    }
+    return this.#sleep(timeout === Infinity ? Infinity : now() + timeout, 'timeout');
   }
 
   /**
@@ -212,13 +201,20 @@ export class VcpuContext {
    */
   waitUntil(deadline: number): WakeReason {
     if (typeof deadline !== 'number' || Number.isNaN(deadline)) throw typeError('deadline', 'a number', deadline);
+    return this.#sleep(deadline, 'timer');
+  }
+
+  /** The one sleep: until something is pending (its reason) or `deadline` passes (`expired`). */
+  #sleep(deadline: number, expired: WakeReason): WakeReason {
     const c = this.#ctl;
     for (;;) {
       const doorbell = c.doorbell(); // read before the checks: see control.ts
       const pending = this.#pendingReason();
       if (pending !== null) return pending;
       const left = deadline - now();
-      if (left <= 0) return 'timer';
+      if (left <= 0) return expired;
+      // DOORBELL also moves for requests already handled (a pause that came and went): such a
+      // wake finds nothing pending and sleeps again for the rest of the time.
       c.sleepOnDoorbell(doorbell, left);
     }
   }

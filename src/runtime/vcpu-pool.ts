@@ -172,7 +172,7 @@ export class VcpuPool extends EventEmitter {
             (e: unknown): Outcome => {
               const aborted = isAbort(e);
               const msg = aborted ? 'its thread was killed' : `its thread died: ${String((e as Error)?.message ?? e)}`;
-              this.#records[id]!.setState(RunState.FAILED);
+              this.#records[id]!.threadDied();
               return {
                 ok: false,
                 error: new VcpuError(id, aborted ? 'ERR_VCPU_ABORTED' : 'ERR_VCPU_TERMINATED', msg, e),
@@ -223,7 +223,7 @@ export class VcpuPool extends EventEmitter {
     for (const r of this.#records) {
       r.requestPause(true);
       // resumed but not yet awake: still in its parked loop, so parked again at once
-      r.moveState(RunState.RESUMING, RunState.PARKED);
+      r.reparkResuming();
     }
     const deadline = now() + timeout;
     const stopped = (s: number): boolean => s === RunState.PARKED || s === RunState.DONE || s === RunState.FAILED;
@@ -241,7 +241,7 @@ export class VcpuPool extends EventEmitter {
     this.#requireRun('resume');
     for (const r of this.#records) {
       r.requestPause(false);
-      r.moveState(RunState.PARKED, RunState.RESUMING);
+      r.resumeParked();
     }
   }
 

@@ -80,12 +80,52 @@ describe('ControlRecord', () => {
     expect(r.doorbell()).toBe(d + 2);
   });
 
+  it('run state: each transition method moves the state as the table in control.ts says, and the racing ones only from their source states', () => {
+    const { IDLE, STARTING, RUNNING, PARKED, DONE, FAILED, RESUMING } = RunState;
+    // the compare-exchange moves: [method, the states it moves from, the state it moves to]
+    const moves: [string, number[], number][] = [
+      ['park', [RUNNING], PARKED],
+      ['unpark', [RESUMING, PARKED], RUNNING],
+      ['unparkResumed', [RESUMING], RUNNING],
+      ['resumeParked', [PARKED], RESUMING],
+      ['reparkResuming', [RESUMING], PARKED],
+    ];
+    /** A fresh record brought to state `s` by the transitions themselves. */
+    const reach = (s: number): ControlRecord => {
+      const r = new ControlRecord(createControl(1), 0);
+      expect(r.state()).toBe(IDLE);
+      if (s === IDLE) return r;
+      r.starting();
+      if (s === STARTING) return r;
+      r.running();
+      if (s === DONE) r.done();
+      else if (s === FAILED) r.failed();
+      else if (s !== RUNNING) {
+        expect(r.park()).toBe(true);
+        if (s === RESUMING) expect(r.resumeParked()).toBe(true);
+      }
+      return r;
+    };
+    for (const [method, from, to] of moves)
+      for (const s of [IDLE, STARTING, RUNNING, PARKED, DONE, FAILED, RESUMING]) {
+        const r = reach(s);
+        expect(r.state()).toBe(s);
+        const moved = (r as unknown as Record<string, () => boolean>)[method]!.call(r);
+        expect(moved, `${method} from ${s}`).toBe(from.includes(s));
+        expect(r.state()).toBe(from.includes(s) ? to : s);
+      }
+    // the stores: threadDied marks a vCPU whose thread is gone, from any state
+    const r = reach(PARKED);
+    r.threadDied();
+    expect(r.state()).toBe(FAILED);
+  });
+
   it('records are 64 bytes apart; resetControl zeroes all of them; a missing record is refused', () => {
     const buf = createControl(3);
     expect(buf.byteLength).toBe(3 * 64);
     const a = new ControlRecord(buf, 0);
     const c = new ControlRecord(buf, 2);
-    c.setState(RunState.DONE);
+    c.done();
     a.kick();
     expect(a.state()).toBe(RunState.IDLE);
     expect(c.kicks()).toBe(0);
