@@ -4,31 +4,12 @@
 // and executes that with an instruction length of 2: one table load instead of a second
 // decoder, and no compressed forms in the execute loop.
 
+import { bType, iType, jType, rType, sType } from './encode.js';
+
 /** @param {number} v @param {number} hi @param {number} lo bits hi..lo of v */
 const bits = (v, hi, lo) => (v >>> lo) & ((1 << (hi - lo + 1)) - 1);
 /** Sign-extends the low `n` bits of v. */
 const sext = (v, n) => (v << (32 - n)) >> (32 - n);
-
-const iType = (op, f3, rd, rs1, imm) => ((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op;
-const sType = (op, f3, rs1, rs2, imm) =>
-  (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 31) << 7) | op;
-const rType = (op, f3, f7, rd, rs1, rs2) => (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op;
-const bType = (f3, rs1, rs2, imm) =>
-  (((imm >> 12) & 1) << 31) |
-  (((imm >> 5) & 0x3f) << 25) |
-  (rs2 << 20) |
-  (rs1 << 15) |
-  (f3 << 12) |
-  (((imm >> 1) & 15) << 8) |
-  (((imm >> 11) & 1) << 7) |
-  0x63;
-const jType = (rd, imm) =>
-  (((imm >> 20) & 1) << 31) |
-  (((imm >> 1) & 0x3ff) << 21) |
-  (((imm >> 11) & 1) << 20) |
-  (((imm >> 12) & 0xff) << 12) |
-  (rd << 7) |
-  0x6f;
 
 const LOAD = 0x03,
   LOAD_FP = 0x07,

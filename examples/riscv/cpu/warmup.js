@@ -13,6 +13,7 @@
 // object), so what V8 learns is what the guest will need.
 import { GuestMemoryMmap } from 'guestmem';
 import { EXPANDED } from './compressed.js';
+import { bType, iType, jType, rType, sType } from './encode.js';
 
 /** Where the scratch RAM starts (the machine's RAM base) and its size. */
 const BASE = 0x8000_0000;
@@ -54,30 +55,7 @@ const ra = 1,
   s11 = 27, // the body's return address
   tmp = 31; // li's scratch
 
-// ---- encoders ----
-const rType = (op, f3, f7, rd, rs1, rs2) =>
-  ((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
-const iType = (op, f3, rd, rs1, imm) => (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
-const sType = (op, f3, rs1, rs2, imm) =>
-  ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 31) << 7) | op) >>> 0;
-const bType = (f3, rs1, rs2, imm) =>
-  ((((imm >> 12) & 1) << 31) |
-    (((imm >> 5) & 0x3f) << 25) |
-    (rs2 << 20) |
-    (rs1 << 15) |
-    (f3 << 12) |
-    (((imm >> 1) & 15) << 8) |
-    (((imm >> 11) & 1) << 7) |
-    0x63) >>>
-  0;
-const jType = (rd, imm) =>
-  ((((imm >> 20) & 1) << 31) |
-    (((imm >> 1) & 0x3ff) << 21) |
-    (((imm >> 11) & 1) << 20) |
-    (((imm >> 12) & 0xff) << 12) |
-    (rd << 7) |
-    0x6f) >>>
-  0;
+// ---- encoders (cpu/encode.js, plus the CSR and system words) ----
 const csr = (f3, rd, n, rs1) => iType(0x73, f3, rd, rs1, n);
 const CSRRW = 1,
   CSRRS = 2,
@@ -314,6 +292,14 @@ function body(p) {
   if (p.pos > M_TRAP) throw new Error('warm-up: the body overruns the trap handlers');
 }
 
+/** A handler's tail that returns past the trapping instruction: epc += 4, then `ret` (4 words). */
+function stepOver(p, epc, ret) {
+  p.w(csr(CSRRS, t0, epc, 0));
+  p.w(iType(0x13, 0, t0, t0, 4));
+  p.w(csr(CSRRW, 0, epc, t0));
+  p.w(ret);
+}
+
 /**
  * Writes the whole program and its page tables into `bytes` (the scratch RAM, LAYOUT.size bytes
  * at LAYOUT.base); it starts at the first byte in M mode and ends writing 1 at LAYOUT.done.
@@ -370,10 +356,7 @@ export function assemble(bytes) {
   p.w(csr(CSRRS, t0, 0x342, 0)); // mcause
   p.w(iType(0x13, 0, t0, t0, -9));
   p.w(bType(0, t0, 0, 20));
-  p.w(csr(CSRRS, t0, 0x341, 0)); // mepc += 4
-  p.w(iType(0x13, 0, t0, t0, 4));
-  p.w(csr(CSRRW, 0, 0x341, t0));
-  p.w(MRET);
+  stepOver(p, 0x341, MRET); // mepc += 4
   p.li(t0, BigInt(BASE + DONE));
   p.w(iType(0x13, 0, t1, 0, 1));
   p.w(sType(0x23, 2, t0, t1, 0));
@@ -425,10 +408,7 @@ export function assemble(bytes) {
   p.w(bType(4, t0, 0, 28)); // blt t0, zero: an interrupt
   p.w(iType(0x13, 0, t0, t0, -8));
   p.w(bType(0, t0, 0, 28));
-  p.w(csr(CSRRS, t0, 0x141, 0)); // sepc += 4
-  p.w(iType(0x13, 0, t0, t0, 4));
-  p.w(csr(CSRRW, 0, 0x141, t0));
-  p.w(SRET);
+  stepOver(p, 0x141, SRET); // sepc += 4
   p.w(csr(CSRRCI, 0, 0x144, 2)); // the interrupt: clear sip.SSIP
   p.w(SRET);
   p.li32(t0, 1 << 8);
