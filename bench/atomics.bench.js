@@ -11,13 +11,33 @@ const raw = new SharedArrayBuffer(SPAN);
 const r32 = new Uint32Array(raw);
 const r64 = new BigUint64Array(raw);
 const mem = GuestMemoryMmap.fromRanges([[0, SPAN]]);
+// the same hot set in the second region of a two-region map (as in scalar.bench.js)
+const SECOND = 64 << 20;
+const two = GuestMemoryMmap.fromRanges([
+  [0, SECOND],
+  [SECOND, SPAN],
+]);
+const addrsTwo = addrs.map((a) => a + SECOND);
 
 const cases = [];
 for (const name of ['fetchAdd', 'fetchSub', 'fetchAnd', 'fetchOr', 'fetchXor', 'exchange']) {
   const group = `rmw u32 ${name}`;
   // Written out per op (not through the closures above) so each loop is monomorphic.
   cases.push({ group, name: `raw Atomics ${name}`, ops: OPS, fn: rawLoop(name) });
-  cases.push({ group, name: `guest ${name}(u32)`, baseline: `raw Atomics ${name}`, ops: OPS, fn: guestLoop(name) });
+  cases.push({
+    group,
+    name: `guest ${name}(u32)`,
+    baseline: `raw Atomics ${name}`,
+    ops: OPS,
+    fn: guestLoop(name, mem, addrs),
+  });
+  cases.push({
+    group,
+    name: `guest ${name}(u32), region 2 of 2`,
+    baseline: `raw Atomics ${name}`,
+    ops: OPS,
+    fn: guestLoop(name, two, addrsTwo),
+  });
 }
 
 function rawLoop(name) {
@@ -61,7 +81,7 @@ function rawLoop(name) {
   }
 }
 
-function guestLoop(name) {
+function guestLoop(name, mem, addrs) {
   switch (name) {
     case 'fetchAdd':
       return () => {

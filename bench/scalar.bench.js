@@ -143,8 +143,44 @@ one.writeSlice(new Uint8Array(128 * MiB).fill(1), 0);
 two.writeSlice(new Uint8Array(128 * MiB).fill(1), 0);
 new Uint8Array(rawBig).fill(1);
 
+// The same hot set in the second region of the two-region map, beside the one-region map's: what
+// choosing among regions costs a hot loop.
+function secondRegion() {
+  const group = 'hot 64 KiB, region 2 of 2';
+  const u32raw = new Uint32Array(rawSmall);
+  const hot = addresses(64 * 1024);
+  const inTwo = hot.map((a) => a + 64 * MiB);
+  const loop = (mem, addrs) => () => {
+    let s = 0;
+    for (let i = 0; i < OPS; i++) s += mem.load(u32, addrs[i]);
+    do_not_optimize(s);
+  };
+  return [
+    {
+      group,
+      name: 'raw Atomics.load',
+      ops: OPS,
+      fn: () => {
+        let s = 0;
+        for (let i = 0; i < OPS; i++) s += Atomics.load(u32raw, hot[i] >>> 2);
+        do_not_optimize(s);
+      },
+    },
+    { group, name: 'guest load(u32), 1 region', baseline: 'raw Atomics.load', ops: OPS, fn: loop(one, hot) },
+    {
+      group,
+      name: 'guest load(u32), region 2 of 2',
+      baseline: 'raw Atomics.load',
+      also: ['guest load(u32), 1 region'],
+      ops: OPS,
+      fn: loop(two, inTwo),
+    },
+  ];
+}
+
 await runCases('scalar', [
   ...scenario('hot 64 KiB, 1 region', one, rawSmall, addresses(64 * 1024)),
   ...scenario('random 128 MiB, 1 region', one, rawBig, addresses(128 * MiB)),
   ...scenario('random 128 MiB, 2 regions', two, rawBig, addresses(128 * MiB)),
+  ...secondRegion(),
 ]);

@@ -17,3 +17,12 @@ const offset = Number(process.hrtime.bigint()) / 1e6 - performance.now();
 export function now(): number {
   return performance.now() + offset;
 }
+
+/**
+ * The longest any blocking wait of the library sleeps before it re-checks a condition that no
+ * futex wake-up announces: a stop request seen by a vCPU blocked in an MMIO exit, a blocking
+ * exit server's stop callback, the pool waiting for a vCPU's state while its thread may have
+ * died, the memory-map lock while its holder may have gone. One constant, so every such wait
+ * notices within the same bound (and a change to it is one edit).
+ */
+export const POLL_MS = 50;

@@ -3,7 +3,7 @@ import { BroadcastChannel, receiveMessageOnPort, threadId } from 'node:worker_th
 import { GuestMemoryMmap, type SharedGuestMemory } from './guest-memory.js';
 import { checkTimeout, typeError } from './internal/args.js';
 import { GuestMemoryAtomicError } from './guest-memory-atomic-error.js';
-import { now } from './clock.js';
+import { now, POLL_MS } from './clock.js';
 
 // Control words (Int32 indices).
 const VERSION = 0;
@@ -163,7 +163,7 @@ export class GuestMemoryAtomic {
           holder - 1,
         );
       }
-      Atomics.wait(this.#control, LOCK, holder, Math.min(left, 100));
+      Atomics.wait(this.#control, LOCK, holder, Math.min(left, POLL_MS));
     }
     this.#held = true;
     const guard = new GuestMemoryGuard(this);

@@ -57,7 +57,7 @@ export {
   type VcpuPoolErrorCode,
 } from './runtime/vcpu-error.js';
 export { WAKE_REASONS, type VcpuContext, type WakeReason } from './runtime/vcpu-context.js';
-export type { JobContext } from './runtime/protocol.js';
+export type { JobContext, SharedMemoryDescriptor, SharedRuntime } from './runtime/protocol.js';
 export { now as monotonicNow } from './clock.js';
 export type { MmioBus } from './mmio-bus.js';
 export { DeviceError, DEVICE_ERROR_CODES, type DeviceErrorCode } from './device-error.js';
@@ -72,6 +72,7 @@ export {
   type ServeOptions,
 } from './runtime/mmio-exit.js';
 export { DeviceThread, type SharedDeviceChannel } from './runtime/device-thread.js';
+export { VcpuSignals } from './runtime/vcpu-signals.js';
 export { GuestTimebase, type GuestTimebaseState } from './runtime/timebase.js';
 export type { VcpuState } from './runtime/control.js';
 export { applySnapshot, loadSnapshot, readSnapshotHeader, saveSnapshot } from './snapshot.js';

@@ -5,15 +5,15 @@
  * Failures come back as results, not rejections, so the pool sees the error's code and kind
  * (structured clone drops an Error's own fields) and whether loading or running failed.
  */
-import { GuestMemoryAtomic } from '../src/guest-memory-atomic.js';
-import { GuestMemoryMmap } from '../src/guest-memory.js';
+import type { GuestMemoryAtomic } from '../src/guest-memory-atomic.js';
+import type { GuestMemoryMmap } from '../src/guest-memory.js';
 import { ControlRecord } from '../src/runtime/control.js';
 import {
   checkRuntime,
+  openMemory,
   toWire,
   type JobContext,
   type JobTask,
-  type SharedMemoryDescriptor,
   type TaskResult,
   type VcpuTask,
   type WorkerTask,
@@ -30,14 +30,6 @@ async function loadEntry(module: string): Promise<Entry> {
     throw new VcpuPoolError('ERR_VCPU_MODULE', `${module} has no default export function (found ${found})`);
   }
   return mod.default as Entry;
-}
-
-function openMemory(d: SharedMemoryDescriptor): { memory: GuestMemoryMmap; atomic: GuestMemoryAtomic | null } {
-  if (d.descriptor === 'guestmem.GuestMemoryAtomic') {
-    const atomic = GuestMemoryAtomic.fromShared(d);
-    return { memory: atomic.memory(), atomic };
-  }
-  return { memory: GuestMemoryMmap.fromShared(d), atomic: null };
 }
 
 async function runVcpu(task: VcpuTask): Promise<TaskResult> {

@@ -15,6 +15,7 @@ export { do_not_optimize };
  * @property {number} ops       operations per call
  * @property {number} [bytes]   bytes moved per operation (reports GB/s instead of ns/op)
  * @property {string} [baseline] name of the case in the same group this one is compared with
+ * @property {string[]} [also]  further cases of the group to give the ratio against (printed after the baseline's)
  */
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -59,6 +60,16 @@ export async function runCases(file, cases, options = {}) {
     // i.e. always "how many times the baseline's time we take".
     r.ratio = base ? r.nsPerOp / base.nsPerOp : null;
   }
+  for (const c of cases) {
+    if (!c.also) continue;
+    const r = results.find((x) => x.group === c.group && x.name === c.name);
+    r.also = Object.fromEntries(
+      c.also.map((name) => {
+        const o = results.find((x) => x.group === c.group && x.name === name);
+        return [name, o ? r.nsPerOp / o.nsPerOp : null];
+      }),
+    );
+  }
   if (options.print === false) return results; // the caller reports them with its own
   if (process.argv.includes('--json')) {
     process.stdout.write(JSON.stringify(results) + '\n');
@@ -82,6 +93,9 @@ export function formatTable(results) {
     r.name,
     r.gbps ? `${r.gbps.toFixed(2)} GB/s` : formatTime(r.nsPerOp),
     (r.baseline ? `${r.ratio?.toFixed(2)}x ${r.baseline}` : 'baseline') +
+      Object.entries(r.also ?? {})
+        .map(([name, ratio]) => `; ${ratio?.toFixed(2)}x ${name}`)
+        .join('') +
       (typeof r.speedup === 'number' && !r.name.endsWith(' 1 worker')
         ? `; ${r.speedup.toFixed(2)}x 1 worker's throughput`
         : ''),

@@ -1,23 +1,25 @@
-import { rangeError, typeError, checkIrqLine } from '../internal/args.js';
-import { ControlRecord, RECORD_WORDS } from './control.js';
-import { MmioExitServer, mmioExitsBytes } from './mmio-exit.js';
+import { typeError } from '../internal/args.js';
+import type { GuestMemoryAtomic } from '../guest-memory-atomic.js';
+import type { GuestMemoryMmap } from '../guest-memory.js';
+import { MmioExitServer } from './mmio-exit.js';
+import { checkRuntime, openMemory, type SharedMemoryDescriptor, type SharedRuntime } from './protocol.js';
+import { VcpuSignals } from './vcpu-signals.js';
 
-/** The structured-clone-safe form of a pool's device side. */
+/** The structured-clone-safe form of a pool's device side (`pool.deviceChannel()`). */
 export interface SharedDeviceChannel {
   /** Tags the descriptor for `DeviceThread.fromShared`. */
   readonly descriptor: 'guestmem.DeviceChannel';
-  /** Number of the pool's vCPUs. */
-  readonly vcpus: number;
-  /** The MMIO exit mailboxes. */
-  readonly mmio: SharedArrayBuffer;
-  /** The pool's control block (interrupts, kicks). */
-  readonly control: SharedArrayBuffer;
+  /** The pool's runtime: its vCPU count, control block, state blocks and MMIO exit mailboxes. */
+  readonly runtime: SharedRuntime;
+  /** The pool's guest memory (`share()` of its GuestMemoryMmap or GuestMemoryAtomic), for DMA. */
+  readonly memory: SharedMemoryDescriptor;
 }
 
 /**
  * DeviceThread: everything a device thread other than the pool's main thread (an I/O worker you
- * start) needs to serve a VcpuPool's MMIO exits and interrupt its vCPUs, rebuilt from the
- * descriptor `pool.deviceChannel()` returns (shared memory, no copy).
+ * start) needs to serve a VcpuPool's MMIO exits, reach guest memory (virtqueues, DMA) and
+ * interrupt its vCPUs, rebuilt from the descriptor `pool.deviceChannel()` returns (shared
+ * memory, no copy). The descriptor is checked as the vCPU threads check theirs.
  * @example
  * // main: new Worker('./io.js', { workerData: pool.deviceChannel() })
  * // io.js:
@@ -29,48 +31,46 @@ export class DeviceThread {
   readonly vcpus: number;
   /** Answers the vCPUs' MMIO exits. */
   readonly server: MmioExitServer;
-  readonly #records: readonly ControlRecord[];
+  /** Kicks and interrupt lines of the pool's vCPUs (the same calls as `pool.signals`). */
+  readonly signals: VcpuSignals;
+  /** The pool's guest memory; with a GuestMemoryAtomic, its map as of `fromShared`. */
+  readonly memory: GuestMemoryMmap;
+  /** The pool's GuestMemoryAtomic when it was given one (hot-plug), else null; released by `close()`. */
+  readonly atomic: GuestMemoryAtomic | null;
 
-  private constructor(d: SharedDeviceChannel) {
-    this.vcpus = d.vcpus;
-    this.server = new MmioExitServer(d.mmio, d.vcpus);
-    this.#records = Array.from({ length: d.vcpus }, (_, i) => new ControlRecord(d.control, i));
+  private constructor(runtime: SharedRuntime, memory: SharedMemoryDescriptor) {
+    this.vcpus = runtime.vcpus;
+    this.server = new MmioExitServer(runtime.mmio, runtime.vcpus);
+    this.signals = new VcpuSignals(runtime.control, runtime.vcpus);
+    const opened = openMemory(memory);
+    this.memory = opened.memory;
+    this.atomic = opened.atomic;
   }
 
-  /** Rebuilds the device side from `pool.deviceChannel()`; throws TypeError for anything else. */
+  /** Rebuilds the device side from `pool.deviceChannel()`; throws TypeError/RangeError for anything else. */
   static fromShared(d: SharedDeviceChannel): DeviceThread {
-    const ok =
-      typeof d === 'object' &&
-      d !== null &&
-      d.descriptor === 'guestmem.DeviceChannel' &&
-      Number.isInteger(d.vcpus) &&
-      d.vcpus >= 1 &&
-      d.mmio instanceof SharedArrayBuffer &&
-      d.mmio.byteLength === mmioExitsBytes(d.vcpus) &&
-      d.control instanceof SharedArrayBuffer &&
-      d.control.byteLength === d.vcpus * RECORD_WORDS * 4;
-    if (!ok) throw typeError('shared', 'a descriptor from pool.deviceChannel()', d);
-    return new DeviceThread(d);
+    if (typeof d !== 'object' || d === null || d.descriptor !== 'guestmem.DeviceChannel')
+      throw typeError('shared', 'a descriptor from pool.deviceChannel()', d);
+    return new DeviceThread(checkRuntime(d.runtime), d.memory);
   }
 
-  #rec(id: number): ControlRecord {
-    const r = this.#records[id];
-    if (r === undefined || !Number.isInteger(id)) throw rangeError('vcpu', `a vCPU id below ${this.vcpus}`, id);
-    return r;
-  }
-
-  /** Sets edge interrupt `line` pending on vCPU `id` and wakes it. */
+  /** Sets edge interrupt `line` pending on vCPU `id` and wakes it. Short for `signals.raiseIrq`. */
   raiseIrq(id: number, line: number): void {
-    this.#rec(id).raiseIrq(1 << checkIrqLine(line));
+    this.signals.raiseIrq(id, line);
   }
 
-  /** Drives level-triggered `line` of vCPU `id` high (waking it) or low. */
+  /** Drives level-triggered `line` of vCPU `id` high (waking it) or low. Short for `signals.setIrqLevel`. */
   setIrqLevel(id: number, line: number, high: boolean): void {
-    this.#rec(id).setLevel(1 << checkIrqLine(line), high === true);
+    this.signals.setIrqLevel(id, line, high);
   }
 
-  /** Wakes vCPU `id` from its wait ('kick'). */
+  /** Wakes vCPU `id` from its wait ('kick'). Short for `signals.kick`. */
   kick(id: number): void {
-    this.#rec(id).kick();
+    this.signals.kick(id);
+  }
+
+  /** Releases the GuestMemoryAtomic handle, if any (the memory stays mapped while others use it). */
+  close(): void {
+    this.atomic?.close();
   }
 }

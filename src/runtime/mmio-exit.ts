@@ -15,6 +15,7 @@
  * Atomics store after plain field writes, so the other sees complete requests and answers.
  */
 import { typeError } from '../internal/args.js';
+import { POLL_MS } from '../clock.js';
 import { DeviceError } from '../device-error.js';
 import type { MmioBus } from '../mmio-bus.js';
 
@@ -32,8 +33,6 @@ const DATA_LO = 6;
 const DATA_HI = 7;
 const STATUS = 8;
 
-/** How often a vCPU blocked in an exit checks whether it was asked to stop (ms). */
-const STOP_POLL_MS = 50;
 /**
  * How long each side polls before it sleeps, in milliseconds: a vCPU for the answer to its
  * exit, the server for the next request after it answered one. Exits come in bursts (a
@@ -153,7 +152,7 @@ export class MmioExitPort {
     for (;;) {
       const ack = Atomics.load(w, b + ACK);
       if (ack === seq) break;
-      if (Atomics.wait(w, b + ACK, ack, STOP_POLL_MS) === 'timed-out' && this.#stopped()) {
+      if (Atomics.wait(w, b + ACK, ack, POLL_MS) === 'timed-out' && this.#stopped()) {
         const addr = (w[b + ADDR_HI]! >>> 0) * 4294967296 + (w[b + ADDR_LO]! >>> 0);
         throw new DeviceError(
           'ERR_DEVICE_STOPPED',
@@ -360,7 +359,7 @@ export class MmioExitServer {
   serveBlocking(
     handler: MmioHandler | MmioBus,
     shouldStop: () => boolean,
-    pollMs = 50,
+    pollMs = POLL_MS,
     onError?: ServeOptions['onError'],
   ): void {
     const h = typeof handler === 'function' ? handler : busHandler(handler);

@@ -4,38 +4,45 @@
  * descriptors (SharedArrayBuffers, no copy), the RPC endpoint as a transferred MessagePort.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { GuestMemoryMmap, SharedGuestMemory } from '../guest-memory.js';
-import type { GuestMemoryAtomic, SharedGuestMemoryAtomic } from '../guest-memory-atomic.js';
+import { GuestMemoryMmap, type SharedGuestMemory } from '../guest-memory.js';
+import { GuestMemoryAtomic, type SharedGuestMemoryAtomic } from '../guest-memory-atomic.js';
 import { rangeError, typeError } from '../internal/args.js';
 import { RECORD_WORDS } from './control.js';
 import { mmioExitsBytes } from './mmio-exit.js';
 import { MAX_VCPUS } from './options.js';
 
+/** The shared form of a pool's guest memory: `share()` of a GuestMemoryMmap or a GuestMemoryAtomic. */
 export type SharedMemoryDescriptor = SharedGuestMemory | SharedGuestMemoryAtomic;
 
 /**
  * What every vCPU of a run shares besides guest memory: the control block (and, as the runtime
  * grows, interrupt lines, MMIO mailboxes and the clock). One object, checked in one place
- * ({@link checkRuntime}), so a new shared piece is added here and nowhere else.
+ * (`checkRuntime`), so a new shared piece is added here and nowhere else. Part of the
+ * descriptors a pool hands out (vCPU jobs, `pool.deviceChannel()`); build it only through them.
  */
 export interface SharedRuntime {
+  /** The number of vCPUs (every id below it is one). */
   readonly vcpus: number;
   /** RECORD_WORDS Int32 words per vCPU (control.ts). */
   readonly control: SharedArrayBuffer;
   /** One state block per vCPU (`ctx.stateBlock`, `pool.stateBlock(id)`). */
   readonly stateBlocks: readonly SharedArrayBuffer[];
-  /** The MMIO exit mailboxes (devices/mmio-exit.ts). */
+  /** The MMIO exit mailboxes (runtime/mmio-exit.ts). */
   readonly mmio: SharedArrayBuffer;
 }
 
-/** Checks a SharedRuntime received from another thread; throws TypeError/RangeError. */
-export function checkRuntime(r: unknown, id: number): SharedRuntime {
+/**
+ * Checks a SharedRuntime received from another thread (and, when given, that vCPU `id` is one of
+ * its vCPUs); throws TypeError/RangeError.
+ */
+export function checkRuntime(r: unknown, id?: number): SharedRuntime {
   const rt = r as Partial<SharedRuntime> | null;
   if (typeof rt !== 'object' || rt === null) throw typeError('runtime', 'a shared runtime descriptor', r);
   const vcpus = rt.vcpus;
   if (typeof vcpus !== 'number' || !Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS)
     throw rangeError('runtime.vcpus', `an integer from 1 to ${MAX_VCPUS}`, vcpus);
-  if (!Number.isInteger(id) || id < 0 || id >= vcpus) throw rangeError('id', `a vCPU id below ${vcpus}`, id);
+  if (id !== undefined && (!Number.isInteger(id) || id < 0 || id >= vcpus))
+    throw rangeError('id', `a vCPU id below ${vcpus}`, id);
   if (!(rt.control instanceof SharedArrayBuffer) || rt.control.byteLength !== vcpus * RECORD_WORDS * 4)
     throw typeError('runtime.control', `a SharedArrayBuffer of ${vcpus * RECORD_WORDS * 4} bytes`, rt.control);
   if (
@@ -47,6 +54,15 @@ export function checkRuntime(r: unknown, id: number): SharedRuntime {
   if (!(rt.mmio instanceof SharedArrayBuffer) || rt.mmio.byteLength !== mmioExitsBytes(vcpus))
     throw typeError('runtime.mmio', `a SharedArrayBuffer of ${mmioExitsBytes(vcpus)} bytes`, rt.mmio);
   return rt as SharedRuntime;
+}
+
+/** Guest memory rebuilt from its descriptor (the same memory, no copy); `atomic` must be closed after use. */
+export function openMemory(d: SharedMemoryDescriptor): { memory: GuestMemoryMmap; atomic: GuestMemoryAtomic | null } {
+  if (typeof d === 'object' && d !== null && d.descriptor === 'guestmem.GuestMemoryAtomic') {
+    const atomic = GuestMemoryAtomic.fromShared(d);
+    return { memory: atomic.memory(), atomic };
+  }
+  return { memory: GuestMemoryMmap.fromShared(d as SharedGuestMemory), atomic: null };
 }
 
 /** Runs a vCPU module's default export until it returns. */

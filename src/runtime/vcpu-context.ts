@@ -10,7 +10,8 @@ import { expose } from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
 import { GuestMemoryAtomic } from '../guest-memory-atomic.js';
 import type { GuestMemoryMmap } from '../guest-memory.js';
-import { checkTimeout, rangeError, typeError, checkIrqLine } from '../internal/args.js';
+import { checkTimeout, typeError } from '../internal/args.js';
+import { VcpuSignals } from './vcpu-signals.js';
 import { ControlRecord, RunState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
 import { now } from '../clock.js';
@@ -62,9 +63,10 @@ export class VcpuContext {
    * accesses to the pool's device thread (`pool.serveMmio` or an I/O worker's DeviceThread).
    */
   readonly mmio: MmioExitPort;
+  /** Kicks and interrupt lines of every vCPU of the pool, this one included (ids are `peer`s). */
+  readonly signals: VcpuSignals;
   readonly #fixed: GuestMemoryMmap;
   readonly #ctl: ControlRecord;
-  readonly #peers: readonly ControlRecord[];
   readonly #rpc: MessagePort;
   readonly #parkHooks: (() => void)[] = [];
   #seen: number;
@@ -80,8 +82,8 @@ export class VcpuContext {
     this.#fixed = init.memory;
     this.atomic = init.atomic;
     const control = init.runtime.control;
-    this.#peers = Array.from({ length: this.vcpus }, (_, i) => new ControlRecord(control, i));
-    this.#ctl = this.#peers[init.id]!;
+    this.signals = new VcpuSignals(control, this.vcpus, 'peer');
+    this.#ctl = this.signals.record(init.id);
     this.#seen = this.#ctl.attention();
     this.#kicks = this.#ctl.kicks();
     this.#rpc = init.rpc;
@@ -247,29 +249,19 @@ export class VcpuContext {
     return this.#ctl.levels();
   }
 
-  /** Wakes vCPU `peer` from `waitForInterrupt` ('kick'); `peer` may be this vCPU. */
+  /** Wakes vCPU `peer` from `waitForInterrupt` ('kick'); `peer` may be this vCPU. Short for `signals.kick`. */
   kick(peer: number): void {
-    this.#peer(peer).kick();
+    this.signals.kick(peer);
   }
 
-  /** Sets edge interrupt `line` (0-31) pending on vCPU `peer` and wakes it ('irq'). */
+  /** Sets edge interrupt `line` (0-31) pending on vCPU `peer` and wakes it ('irq'). Short for `signals.raiseIrq`. */
   raiseIrq(peer: number, line: number): void {
-    const r = this.#peer(peer);
-    r.raiseIrq(1 << checkIrqLine(line));
+    this.signals.raiseIrq(peer, line);
   }
 
-  /** Drives level-triggered `line` (0-31) of vCPU `peer` high (waking it) or low. */
+  /** Drives level-triggered `line` (0-31) of vCPU `peer` high (waking it) or low. Short for `signals.setIrqLevel`. */
   setIrqLevel(peer: number, line: number, high: boolean): void {
-    const r = this.#peer(peer);
-    r.setLevel(1 << checkIrqLine(line), high === true);
-  }
-
-  #peer(peer: unknown): ControlRecord {
-    if (typeof peer !== 'number') throw typeError('peer', 'a number', peer);
-    const r = this.#peers[peer];
-    if (r === undefined || !Number.isInteger(peer))
-      throw rangeError('peer', `a vCPU id from 0 to ${this.vcpus - 1}`, peer);
-    return r;
+    this.signals.setIrqLevel(peer, line, high);
   }
 
   /**

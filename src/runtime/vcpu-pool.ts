@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { wrap, type Remote } from 'comlink';
 import { Piscina } from 'piscina';
-import { checkTimeout, rangeError, typeError, checkIrqLine } from '../internal/args.js';
-import { now } from '../clock.js';
+import { checkTimeout, typeError } from '../internal/args.js';
+import { now, POLL_MS } from '../clock.js';
 import { staleBuild } from '../internal/stale-build.js';
 import { ControlRecord, createControl, resetControl, RunState, STATE_NAMES, type VcpuState } from './control.js';
 import { countingEndpoint } from './endpoint.js';
@@ -14,6 +14,7 @@ import { fromWire, type JobTask, type SharedRuntime, type TaskResult, type VcpuT
 import { VcpuError, VcpuPoolError, type VcpuPoolErrorCode } from './vcpu-error.js';
 import type { MmioBus } from '../mmio-bus.js';
 import type { SharedDeviceChannel } from './device-thread.js';
+import { VcpuSignals } from './vcpu-signals.js';
 import { createMmioExits, MmioExitServer, type MmioHandler, type ServeOptions } from './mmio-exit.js';
 
 /**
@@ -45,8 +46,6 @@ interface Run {
   readonly remotes: (Remote<unknown> | undefined)[];
 }
 
-const POLL_MS = 50;
-
 const poolError = (code: VcpuPoolErrorCode, message: string): VcpuPoolError =>
   new VcpuPoolError(code, `VcpuPool: ${message}`);
 
@@ -71,6 +70,8 @@ const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'Abort
 export class VcpuPool extends EventEmitter {
   /** Number of vCPUs. */
   readonly vcpus: number;
+  /** Kicks and interrupt lines of the pool's vCPUs, from this thread (the same object as a vCPU's `ctx.signals` and DeviceThread's). */
+  readonly signals: VcpuSignals;
   readonly #opts: FilledOptions;
   readonly #piscina: Piscina;
   #jobs: Piscina | null = null;
@@ -100,7 +101,8 @@ export class VcpuPool extends EventEmitter {
       mmio: createMmioExits(o.vcpus),
     };
     this.#mmio = new MmioExitServer(this.#runtime.mmio, o.vcpus);
-    this.#records = Array.from({ length: o.vcpus }, (_, id) => new ControlRecord(this.#control, id));
+    this.signals = new VcpuSignals(this.#control, o.vcpus);
+    this.#records = Array.from({ length: o.vcpus }, (_, id) => this.signals.record(id));
     this.#piscina = new Piscina({
       filename: workerEntry(),
       minThreads: o.maxThreads,
@@ -245,26 +247,24 @@ export class VcpuPool extends EventEmitter {
     }
   }
 
-  /** Rings vCPU `id`'s doorbell: wakes it from `waitForInterrupt` ('kick'). */
+  /** Rings vCPU `id`'s doorbell: wakes it from `waitForInterrupt` ('kick'). Short for `signals.kick`. */
   kick(id: number): void {
-    this.#record(id).kick();
+    this.signals.kick(id);
   }
 
-  /** Sets edge interrupt `line` (0-31) pending on vCPU `id` and wakes it ('irq'). */
+  /** Sets edge interrupt `line` (0-31) pending on vCPU `id` and wakes it ('irq'). Short for `signals.raiseIrq`. */
   raiseIrq(id: number, line: number): void {
-    const r = this.#record(id);
-    r.raiseIrq(1 << checkIrqLine(line));
+    this.signals.raiseIrq(id, line);
   }
 
-  /** Drives level-triggered `line` (0-31) of vCPU `id` high (waking it: 'irq') or low. */
+  /** Drives level-triggered `line` (0-31) of vCPU `id` high (waking it: 'irq') or low. Short for `signals.setIrqLevel`. */
   setIrqLevel(id: number, line: number, high: boolean): void {
-    const r = this.#record(id);
-    r.setLevel(1 << checkIrqLine(line), high === true);
+    this.signals.setIrqLevel(id, line, high);
   }
 
-  /** The level-triggered lines of vCPU `id` that are high (bit n = line n). */
+  /** The level-triggered lines of vCPU `id` that are high (bit n = line n). Short for `signals.irqLevels`. */
   irqLevels(id: number): number {
-    return this.#record(id).levels();
+    return this.signals.irqLevels(id);
   }
 
   /**
@@ -284,12 +284,7 @@ export class VcpuPool extends EventEmitter {
    * interrupts from the device thread.
    */
   deviceChannel(): SharedDeviceChannel {
-    return {
-      descriptor: 'guestmem.DeviceChannel',
-      vcpus: this.vcpus,
-      mmio: this.#runtime.mmio,
-      control: this.#control,
-    };
+    return { descriptor: 'guestmem.DeviceChannel', runtime: this.#runtime, memory: this.#opts.memory.share() };
   }
 
   /**
@@ -427,11 +422,7 @@ export class VcpuPool extends EventEmitter {
   }
 
   #record(id: number): ControlRecord {
-    if (typeof id !== 'number') throw typeError('id', 'a number', id);
-    if (!Number.isInteger(id) || id < 0 || id >= this.vcpus) {
-      throw rangeError('id', `a vCPU id from 0 to ${this.vcpus - 1}`, id);
-    }
-    return this.#records[id]!;
+    return this.signals.record(id);
   }
 
   #requireRun(what: string): Run {

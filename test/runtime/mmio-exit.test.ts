@@ -12,6 +12,7 @@ import {
   MmioExitServer,
   VcpuPool,
   type MmioRequest,
+  u32,
 } from '../../src/index.js';
 
 const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url);
@@ -93,11 +94,17 @@ describe('MMIO exits', () => {
     expect(r!.wide).toBe('5');
   }, 30_000);
 
-  it('an I/O worker serves with DeviceThread and raises interrupts', async () => {
-    const p = pool(2);
+  it('an I/O worker serves with DeviceThread, reaches guest memory and raises interrupts', async () => {
+    const memory = GuestMemoryMmap.fromRanges([[0x8000_0000, 1 << 20]]);
+    memory.store(u32, 0xc0ffee, 0x8000_0100);
+    const p = new VcpuPool({ memory, vcpus: 2, module: fixture('vcpu/mmio.mjs') });
+    pools.push(p);
     const stop = new SharedArrayBuffer(4);
     const io = new Worker(fixture('io-worker.mjs'), { workerData: { channel: p.deviceChannel(), stop } });
     try {
+      // the device thread sees the pool's memory itself (its first message), not a copy
+      const seen = await new Promise((resolve) => io.once('message', resolve));
+      expect(seen).toEqual({ marker: 0xc0ffee });
       await p.start({ rounds: 2 });
       const results = (await p.join()) as { out: number[]; wide: string }[];
       expect(results.map((r) => r.out)).toEqual([
