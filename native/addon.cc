@@ -39,7 +39,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     e.Set("code", Napi::String::New(env, "ERR_GUESTMEM_ADDON_NODE_MAJOR"));
     throw e;
   }
-  env.SetInstanceData(new AddonState());
+  AddonState* state = new AddonState();
+  env.SetInstanceData(state);
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("mmap", Napi::Function::New(env, Map));
   exports.Set("flush", Napi::Function::New(env, Flush));
@@ -49,7 +50,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openToken", Napi::Function::New(env, OpenToken));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings));
   exports.Set("externalMemoryAllowed", Napi::Function::New(env, ExternalMemoryAllowed));
-  exports.Set("copy", MakeCopyFunction(env));
+  exports.Set("copyBuffers", MakeCopyBuffersFunction(env, state->copy_args));
+  exports.Set("copyArgs", MakeCopyArgs(env, state->copy_args));
   exports.Set("readFd", MakeReadFdFunction(env));
   exports.Set("writeFd", MakeWriteFdFunction(env));
   exports.Set("osError", Napi::Function::New(env, OsError));

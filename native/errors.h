@@ -11,6 +11,9 @@ namespace guestmem {
 
 struct AddonState {
   Napi::FunctionReference error_class;
+  // copyBuffers' arguments [dstOffset, srcOffset, count], written by JavaScript through the
+  // Float64Array `copyArgs` over this memory (owned here, so it outlives any view of it).
+  double copy_args[3] = {0, 0, 0};
 };
 
 // Builds a GuestMemoryError of `kind` carrying the OS error `err` from `syscall`

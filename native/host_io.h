@@ -6,9 +6,15 @@
 
 namespace guestmem {
 
-// copy(dst, dstOffset, src, srcOffset, count): memmove between two byte containers
-// (SharedArrayBuffer or ArrayBuffer; views are passed as buffer + offset), bounds-checked.
-Napi::Value MakeCopyFunction(Napi::Env env);
+// copyBuffers(dst, src) -> 0, or -1 (not two byte containers) or -2 (a range out of bounds):
+// memmove between two byte containers (SharedArrayBuffer or ArrayBuffer; views are passed as
+// buffer + offset), bounds-checked, its offsets and count read from `args` ([dstOffset,
+// srcOffset, count]), which the caller fills through the Float64Array MakeCopyArgs returns.
+// Two arguments and no number conversions: with five, converting and checking them cost as
+// much as the memcpy of 4 KiB.
+Napi::Value MakeCopyBuffersFunction(Napi::Env env, double* args);
+// A Float64Array of 3 over `args` (which must outlive the environment's JavaScript).
+Napi::Value MakeCopyArgs(Napi::Env env, double* args);
 // readFd(fd, buffer, offset, count, position) -> bytes read by one read(2) or pread(2) (0 at
 // end of file), or -errno.
 Napi::Value MakeReadFdFunction(Napi::Env env);

@@ -107,7 +107,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   /** The regions' spans (what the fast paths read), in the same order; private like every span. */
   readonly #spans: readonly Span[];
   /** The span of the last region a search found (per thread: each thread has its own object). */
-  #hot: Span;
+  #hot: Span = NO_SPAN;
   /**
    * Region table of the first 4 GiB (see regionTable). With several regions the fast paths
    * index it instead of testing the last region used, so random accesses over several regions
@@ -115,8 +115,6 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    * bounds test and the access falls back to a search.
    */
   readonly #table: readonly Span[];
-  /** More than one region: the fast paths index `#table` instead of using `#hot`. */
-  readonly #multi: boolean;
   /**
    * What the register accessors (`ld*`/`st*`) do with a misaligned address: 'fault' throws
    * Misaligned (the default, as the atomic accessors do), 'split' performs it byte by byte
@@ -146,7 +144,6 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
     this.#spans = this.regions.map(spanOf);
     this.#hot = this.#spans[0] ?? NO_SPAN;
     this.#table = regionTable(this.#spans, TABLE_SHIFT, TABLE_LIMIT);
-    this.#multi = this.regions.length > 1;
   }
 
   // ---- construction (internal/memory-layout.ts) ------------------------------------------------
@@ -277,12 +274,16 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   /**
-   * The span the fast paths try for a number `addr`: with one region the only one, with several
-   * the table's (no branch on which region; see `#table`). It may not hold `addr`: the caller's
-   * bounds test on `addr - startAddr` decides.
+   * The span the fast paths try for a number `addr`: the last region used when it holds `addr`
+   * (a test a hot loop always predicts), else the first 4 GiB's table entry, which becomes the
+   * last used. It may not hold `addr`: the caller's bounds test on `addr - startAddr` decides,
+   * and its slow path searches.
    */
   #span(addr: number): Span {
-    return this.#multi && addr < TABLE_LIMIT ? this.#table[addr >>> TABLE_SHIFT]! : this.#hot;
+    const h = this.#hot;
+    const off = addr - h.startAddr;
+    if (off >= 0 && off < h.len) return h;
+    return addr < TABLE_LIMIT && addr >= 0 ? (this.#hot = this.#table[addr >>> TABLE_SHIFT]!) : h;
   }
 
   /** @internal The region holding `addr`, or undefined. */

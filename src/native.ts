@@ -27,8 +27,14 @@ export interface NativeAddon {
   openToken(token: unknown): SharedArrayBuffer | null;
   liveMappings(): number;
   externalMemoryAllowed(): boolean;
-  /** memmove between two buffers at absolute byte offsets (views: pass view.buffer + offset). */
-  copy(dst: ArrayBufferLike, dstOffset: number, src: ArrayBufferLike, srcOffset: number, count: number): void;
+  /**
+   * memmove between two buffers or views (offsets count from a view's start) at the offsets
+   * and count in `copyArgs` ([dstOffset, srcOffset, count]); 0, or -1 for anything but two
+   * buffers or views, -2 for a range outside one. The addon re-checks what JavaScript checked.
+   */
+  copyBuffers(dst: ArrayBufferLike | ArrayBufferView, src: ArrayBufferLike | ArrayBufferView): number;
+  /** copyBuffers' arguments, this thread's own block. */
+  copyArgs: Float64Array;
   /** One read(2), or pread(2) at `position` when it is >= 0. */
   /** One read(2), or pread(2) at `position` when it is >= 0: the bytes read, or -errno. */
   readFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number, position: number): number;

@@ -368,6 +368,26 @@ export function atomicNotify(hm: HostMemory, abs: number, count: number | undefi
 export const TINY_COPY = 16;
 export const SMALL_COPY = 512;
 
+/** What the addon copies between: a buffer, or a view of one (its own range). */
+type ByteSource = ArrayBufferLike | ArrayBufferView;
+
+const copyArgs = native.copyArgs;
+const copyBuffers = native.copyBuffers;
+
+/** memmove in the addon between two buffers or views, at byte offsets in each (checked there again). */
+function memmove(dst: ByteSource, dstOff: number, src: ByteSource, srcOff: number, n: number): void {
+  copyArgs[0] = dstOff;
+  copyArgs[1] = srcOff;
+  copyArgs[2] = n;
+  const status = copyBuffers(dst, src);
+  if (status !== 0) throw copyFailed(status);
+}
+
+function copyFailed(status: number): Error {
+  const e = status === -1 ? new TypeError('copy between two buffers') : new RangeError('copy range out of bounds');
+  return Object.assign(e, { code: status === -1 ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE' });
+}
+
 /** Copies `n` bytes of the mapping at `abs` into `dst` at byte `dstOff` of the view. */
 export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: number, n: number): void {
   if (n <= SMALL_COPY && abs + n <= VIEW_CHUNK) {
@@ -381,7 +401,7 @@ export function copyOut(hm: HostMemory, abs: number, dst: Uint8Array, dstOff: nu
       return;
     }
   }
-  native.copy(dst.buffer, dst.byteOffset + dstOff, rawBuffer(hm), abs, n);
+  memmove(dst, dstOff, rawBuffer(hm), abs, n);
 }
 
 /** Copies `n` bytes of `src` from byte `srcOff` of the view into the mapping at `abs`. */
@@ -402,22 +422,22 @@ function copyInBytes(hm: HostMemory, abs: number, src: Uint8Array, srcOff: numbe
       return;
     }
   }
-  native.copy(rawBuffer(hm), abs, src.buffer, src.byteOffset + srcOff, n);
+  memmove(rawBuffer(hm), abs, src, srcOff, n);
 }
 
 /** Copies the first `n` bytes of any typed array's memory into the mapping, or out of it. */
 export function copyView(hm: HostMemory, abs: number, view: ArrayBufferView, n: number, toMapping: boolean): void {
   if (toMapping) {
-    native.copy(rawBuffer(hm), abs, view.buffer, view.byteOffset, n);
+    memmove(rawBuffer(hm), abs, view, 0, n);
     markPlainWrite(hm, abs, n);
   } else {
-    native.copy(view.buffer, view.byteOffset, rawBuffer(hm), abs, n);
+    memmove(view, 0, rawBuffer(hm), abs, n);
   }
 }
 
 /** Copies between two mappings (or within one; overlapping ranges are handled like memmove). */
 export function copyBetween(dst: HostMemory, dstAbs: number, src: HostMemory, srcAbs: number, n: number): void {
-  native.copy(rawBuffer(dst), dstAbs, rawBuffer(src), srcAbs, n);
+  memmove(rawBuffer(dst), dstAbs, rawBuffer(src), srcAbs, n);
   markPlainWrite(dst, dstAbs, n);
 }
 
