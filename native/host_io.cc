@@ -14,6 +14,19 @@ namespace guestmem {
 
 namespace {
 
+// A pointer in a v8::External; V8 14 (Node 26) wants a type tag on both sides.
+#if V8_MAJOR_VERSION >= 14
+inline v8::Local<v8::External> WrapPointer(v8::Isolate* isolate, void* p) {
+  return v8::External::New(isolate, p, v8::kExternalPointerTypeTagDefault);
+}
+inline void* UnwrapPointer(v8::Local<v8::Value> v) {
+  return v.As<v8::External>()->Value(v8::kExternalPointerTypeTagDefault);
+}
+#else
+inline v8::Local<v8::External> WrapPointer(v8::Isolate* isolate, void* p) { return v8::External::New(isolate, p); }
+inline void* UnwrapPointer(v8::Local<v8::Value> v) { return v.As<v8::External>()->Value(); }
+#endif
+
 struct Bytes {
   uint8_t* data;
   size_t length;
@@ -81,7 +94,7 @@ Napi::Value MakeV8Function(Napi::Env env, v8::FunctionCallback fn) {
 // 4 KiB memcpy. It returns a status instead of throwing (the caller throws), allocates nothing
 // and cannot call back into JavaScript.
 void CopyBuffersV8(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  const double* args = static_cast<const double*>(info.Data().As<v8::External>()->Value());
+  const double* args = static_cast<const double*>(UnwrapPointer(info.Data()));
   Bytes dst, src;
   if (info.Length() != 2 || !GetBytes(FromV8(info[0]), &dst) || !GetBytes(FromV8(info[1]), &src)) {
     info.GetReturnValue().Set(-1);
@@ -105,7 +118,7 @@ void KeepMemory(void*, size_t, void*) {}  // the block belongs to AddonState
 Napi::Value MakeCopyBuffersFunction(Napi::Env env, double* args) {
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   v8::Local<v8::FunctionTemplate> tmpl =
-      v8::FunctionTemplate::New(isolate, CopyBuffersV8, v8::External::New(isolate, args),
+      v8::FunctionTemplate::New(isolate, CopyBuffersV8, WrapPointer(isolate, args),
                                 v8::Local<v8::Signature>(), 2, v8::ConstructorBehavior::kThrow);
   v8::Local<v8::Function> f = tmpl->GetFunction(isolate->GetCurrentContext()).ToLocalChecked();
   return Napi::Value(env, FromV8(f));
