@@ -7,9 +7,9 @@
 namespace guestmem {
 
 // copyBuffers(dst, src) -> 0, or -1 (not two byte containers) or -2 (a range out of bounds):
-// memmove between two byte containers (SharedArrayBuffer or ArrayBuffer; views are passed as
-// buffer + offset), bounds-checked, its offsets and count read from `args` ([dstOffset,
-// srcOffset, count]), which the caller fills through the Float64Array MakeCopyArgs returns.
+// memmove between two byte containers (SharedArrayBuffer, ArrayBuffer, or a view of either,
+// offsets then counting from the view's start), bounds-checked, its offsets and count read from
+// `args` ([dstOffset, srcOffset, count]), filled through the Float64Array MakeCopyArgs returns.
 // Two arguments and no number conversions: with five, converting and checking them cost as
 // much as the memcpy of 4 KiB.
 Napi::Value MakeCopyBuffersFunction(Napi::Env env, double* args);

@@ -106,13 +106,15 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   readonly #starts: readonly number[];
   /** The regions' spans (what the fast paths read), in the same order; private like every span. */
   readonly #spans: readonly Span[];
-  /** The span of the last region a search found (per thread: each thread has its own object). */
+  /**
+   * The span of the last region used (per thread: each thread has its own object). Initialized
+   * here to a span, not left `undefined`, so that V8 tracks the field's class (no map check).
+   */
   #hot: Span = NO_SPAN;
   /**
-   * Region table of the first 4 GiB (see regionTable). With several regions the fast paths
-   * index it instead of testing the last region used, so random accesses over several regions
-   * cost no mispredicted branch; an entry that does not hold the address fails the fast path's
-   * bounds test and the access falls back to a search.
+   * Region table of the first 4 GiB (see regionTable): where `#span` goes when `#hot` does not
+   * hold the address, and `#locate`'s first step. An entry that does not hold the address fails
+   * the fast path's bounds test and the access falls back to a search.
    */
   readonly #table: readonly Span[];
   /**

@@ -35,7 +35,6 @@ export interface NativeAddon {
   copyBuffers(dst: ArrayBufferLike | ArrayBufferView, src: ArrayBufferLike | ArrayBufferView): number;
   /** copyBuffers' arguments, this thread's own block. */
   copyArgs: Float64Array;
-  /** One read(2), or pread(2) at `position` when it is >= 0. */
   /** One read(2), or pread(2) at `position` when it is >= 0: the bytes read, or -errno. */
   readFd(fd: number, buffer: SharedArrayBuffer, offset: number, count: number, position: number): number;
   /** One write(2), or pwrite(2) at `position` when it is >= 0. */
