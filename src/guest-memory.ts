@@ -31,6 +31,7 @@ import {
 } from './internal/memory-general.js';
 import {
   checkedRegions,
+  dirtyPagesOf,
   fileRangeRegions,
   NO_SPAN,
   rangeRegions,
@@ -86,9 +87,9 @@ const token = Symbol('GuestMemoryMmap');
  * region throws InvalidGuestAddress; running into a hole after some bytes gives a partial count
  * (or PartialBuffer for the all-or-error methods).
  *
- * Hot path: a scalar access picks a region span (one-region maps: the only one; others: the
- * region table's entry), then does one bounds test and one typed-array access; other addresses
- * take a binary search. Nothing on that path allocates (except bigint results) or calls native
+ * Hot path: a scalar access picks a region span (the last region used, else the region table's
+ * entry), then does one bounds test and one typed-array access; other addresses take a binary
+ * search. Nothing on that path allocates (except bigint results) or calls native
  * code. This file holds the constructor and those paths; construction, walks over adjacent
  * regions and slow paths are in `internal/memory-*.ts`.
  *
@@ -112,9 +113,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   #hot: Span = NO_SPAN;
   /**
-   * Region table of the first 4 GiB (see regionTable): where `#span` goes when `#hot` does not
-   * hold the address, and `#locate`'s first step. An entry that does not hold the address fails
-   * the fast path's bounds test and the access falls back to a search.
+   * Region table of the first 4 GiB (see regionTable): `#span`'s pick when `#hot` misses, and
+   * `#locate`'s first step. An entry may not hold the address; the bounds test then fails.
    */
   readonly #table: readonly Span[];
   /**
@@ -276,10 +276,8 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
   }
 
   /**
-   * The span the fast paths try for a number `addr`: the last region used when it holds `addr`
-   * (a test a hot loop always predicts), else the first 4 GiB's table entry, which becomes the
-   * last used. It may not hold `addr`: the caller's bounds test on `addr - startAddr` decides,
-   * and its slow path searches.
+   * The span the fast paths try for a number `addr`: the last region used if it holds `addr`,
+   * else the table entry (now the last used), which may not: the caller's bounds test decides.
    */
   #span(addr: number): Span {
     const h = this.#hot;
@@ -346,14 +344,7 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    * @example for (const a of mem.dirtyPages({ reset: true })) save(a)
    */
   dirtyPages(options?: { readonly reset?: boolean }): number[] {
-    const reset = options?.reset === true;
-    const out: number[] = [];
-    for (const r of this.regions) {
-      const bm = r.mapping.bitmap;
-      if (bm === null) continue;
-      for (const p of bm.setPages(reset)) out.push(r.startAddr + p * bm.pageSize);
-    }
-    return out;
+    return dirtyPagesOf(this.regions, options?.reset === true);
   }
 
   /** Clears every region's dirty bitmap. */
@@ -492,13 +483,27 @@ export class GuestMemoryMmap implements Iterable<GuestRegionMmap>, Bytes<number>
    */
   readUnordered<T>(type: ValueType<T>, addr: number): T {
     if (typeof addr === 'number') {
-      const r = this.#span(addr);
+      // The last region used, tested in full here (one test per hot access); a miss re-picks it.
+      const r = this.#hot;
       const off = addr - r.startAddr;
       if (type === U32) {
         if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return r.u32[off >>> 2] as T;
       } else if (type === U8) {
         if (off >>> 0 === off && off < r.rEnd) return r.u8[off] as T;
       }
+      return this.#readUnorderedMiss(type, addr);
+    }
+    return readUnorderedAny(this, type, addr);
+  }
+
+  /** readUnordered after a miss in the last region used: the region `#span` picks. */
+  #readUnorderedMiss<T>(type: ValueType<T>, addr: number): T {
+    const r = this.#span(addr);
+    const off = addr - r.startAddr;
+    if (type === U32) {
+      if (off >>> 0 === off && off + 4 <= r.rEnd && (off & 3) === 0) return r.u32[off >>> 2] as T;
+    } else if (type === U8) {
+      if (off >>> 0 === off && off < r.rEnd) return r.u8[off] as T;
     }
     return readUnorderedAny(this, type, addr);
   }

@@ -163,8 +163,8 @@ type Op =
   | { op: 'read'; addr: number; len: number }
   | { op: 'writeSlice'; addr: number; len: number; seed: number }
   | { op: 'readSlice'; addr: number; len: number }
-  | { op: 'writeObj' | 'store'; addr: number; t: number; seed: number }
-  | { op: 'readObj' | 'load'; addr: number; t: number }
+  | { op: 'writeObj' | 'writeUnordered' | 'store'; addr: number; t: number; seed: number }
+  | { op: 'readObj' | 'readUnordered' | 'load'; addr: number; t: number }
   | { op: 'fetchAdd'; addr: number; seed: number };
 
 function opArb(limit: number): fc.Arbitrary<Op> {
@@ -179,6 +179,8 @@ function opArb(limit: number): fc.Arbitrary<Op> {
     fc.record({ op: fc.constant('readSlice' as const), addr, len }),
     fc.record({ op: fc.constant('writeObj' as const), addr, t, seed }),
     fc.record({ op: fc.constant('readObj' as const), addr, t }),
+    fc.record({ op: fc.constant('writeUnordered' as const), addr, t, seed }),
+    fc.record({ op: fc.constant('readUnordered' as const), addr, t }),
     fc.record({ op: fc.constant('store' as const), addr, t: fc.integer({ min: 0, max: 3 }), seed }),
     fc.record({ op: fc.constant('load' as const), addr, t: fc.integer({ min: 0, max: 3 }) }),
     fc.record({ op: fc.constant('fetchAdd' as const), addr: addr.map((a) => a & ~3), seed }),
@@ -229,6 +231,20 @@ function run(mem: GuestMemoryMmap, model: Model, o: Op): void {
     case 'readObj': {
       const t = scalarTypes[o.t]!;
       real = outcome(() => mem.readObj(t, o.addr));
+      ref = outcome(() => model.readObj(t, o.addr));
+      break;
+    }
+    // the unordered accessors have readObj/writeObj's semantics (plain instead of atomic accesses)
+    case 'writeUnordered': {
+      const t = scalarTypes[o.t]!;
+      const v = valueFor(t, o.seed);
+      real = outcome(() => mem.writeUnordered(t, v, o.addr));
+      ref = outcome(() => model.writeObj(t, v, o.addr));
+      break;
+    }
+    case 'readUnordered': {
+      const t = scalarTypes[o.t]!;
+      real = outcome(() => mem.readUnordered(t, o.addr));
       ref = outcome(() => model.readObj(t, o.addr));
       break;
     }

@@ -1,8 +1,8 @@
 /**
  * The layout side of GuestMemoryMmap: the rules a map's regions follow (checked in vm-memory's
  * order before anything is mapped), the region table its fast paths index, and the regions a
- * map is built from (ranges, files, existing regions, a descriptor from another thread).
- * The class keeps only its constructor and hot paths; these run once per map.
+ * map is built from (ranges, files, existing regions, a descriptor from another thread), and
+ * the dirty pages over all of them. The class keeps only its constructor and hot paths.
  */
 import { checkIndex, MAX_SAFE, typeError } from './args.js';
 import { GuestMemoryError } from '../errors.js';
@@ -152,4 +152,18 @@ export function regionTable(spans: readonly Span[], shift: number, limit: number
     }
   }
   return table;
+}
+
+/**
+ * Guest addresses of the pages marked dirty in `regions` (ascending, as the regions are), each
+ * bitmap read and, with `reset`, cleared word by word in one atomic exchange.
+ */
+export function dirtyPagesOf(regions: readonly GuestRegionMmap[], reset: boolean): number[] {
+  const out: number[] = [];
+  for (const r of regions) {
+    const bm = r.mapping.bitmap;
+    if (bm === null) continue;
+    for (const p of bm.setPages(reset)) out.push(r.startAddr + p * bm.pageSize);
+  }
+  return out;
 }
