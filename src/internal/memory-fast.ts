@@ -4,8 +4,11 @@
  * (V8 inlines up to 460 bytes of bytecode per function; test/guest-memory-inlining.test.ts fails
  * when `load`/`store` grow past that).
  */
-import { markPage, markPageAfterPlain } from '../atomic-bitmap.js';
+import * as bitmap from '../atomic-bitmap.js';
 import type { Span } from './byte-window.js';
+
+// Module constants, not imported bindings, on the hot paths (see guest-memory.ts).
+const { markPage, markPageAfterPlain } = bitmap;
 
 /** Whether `size` bytes at `off` (naturally aligned) are in span `r`'s readable fast window. */
 export function readable(r: Span, off: number, size: number): boolean {
