@@ -1,7 +1,7 @@
 // Atomic read-modify-writes (what guest AMOs and LR/SC emulation run on) against the raw
 // Atomics call on a SharedArrayBuffer, hot 64 KiB set, u32 and u64.
 import { GuestMemoryMmap, u32, u64 } from 'guestmem';
-import { rng, runCases, do_not_optimize } from './lib/harness.js';
+import { freshLoop, rng, runCases } from './lib/harness.js';
 
 const OPS = 4096;
 const SPAN = 64 * 1024;
@@ -19,151 +19,84 @@ const two = GuestMemoryMmap.fromRanges([
 ]);
 const addrsTwo = addrs.map((a) => a + SECOND);
 
+/** Each op's raw call and guest method, with the u32 operand the loops pass. */
+const OPS_U32 = [
+  ['fetchAdd', 'add', 'i & 0xff'],
+  ['fetchSub', 'sub', 'i & 0xff'],
+  ['fetchAnd', 'and', '0xffff0000'],
+  ['fetchOr', 'or', 'i & 0xff'],
+  ['fetchXor', 'xor', 'i & 0xff'],
+  ['exchange', 'exchange', 'i'],
+];
+// Every loop, baseline and guest, compiled on its own (freshLoop), each with its own feedback.
+const loop = (name, bindings, expr) =>
+  freshLoop(name, { ...bindings, OPS }, `let s = 0; for (let i = 0; i < OPS; i++) s += ${expr};`);
+
 const cases = [];
-for (const name of ['fetchAdd', 'fetchSub', 'fetchAnd', 'fetchOr', 'fetchXor', 'exchange']) {
+for (const [name, atomic, operand] of OPS_U32) {
   const group = `rmw u32 ${name}`;
-  // Written out per op (not through the closures above) so each loop is monomorphic.
-  cases.push({ group, name: `raw Atomics ${name}`, ops: OPS, fn: rawLoop(name) });
+  const raw = `raw Atomics ${name}`;
   cases.push({
     group,
-    name: `guest ${name}(u32)`,
-    baseline: `raw Atomics ${name}`,
+    name: raw,
     ops: OPS,
-    fn: guestLoop(name, mem, addrs),
+    fn: loop('raw', { r32, addrs }, `Atomics.${atomic}(r32, addrs[i] >>> 2, ${operand})`),
   });
-  cases.push({
-    group,
-    name: `guest ${name}(u32), region 2 of 2`,
-    baseline: `raw Atomics ${name}`,
-    ops: OPS,
-    fn: guestLoop(name, two, addrsTwo),
-  });
+  for (const [label, m, a] of [
+    ['', mem, addrs],
+    [', region 2 of 2', two, addrsTwo],
+  ])
+    cases.push({
+      group,
+      name: `guest ${name}(u32)${label}`,
+      baseline: raw,
+      ops: OPS,
+      fn: loop('guest', { mem: m, u32, addrs: a }, `mem.${name}(u32, addrs[i], ${operand})`),
+    });
 }
 
-function rawLoop(name) {
-  switch (name) {
-    case 'fetchAdd':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.add(r32, addrs[i] >>> 2, i & 0xff);
-        do_not_optimize(s);
-      };
-    case 'fetchSub':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.sub(r32, addrs[i] >>> 2, i & 0xff);
-        do_not_optimize(s);
-      };
-    case 'fetchAnd':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.and(r32, addrs[i] >>> 2, 0xffff0000);
-        do_not_optimize(s);
-      };
-    case 'fetchOr':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.or(r32, addrs[i] >>> 2, i & 0xff);
-        do_not_optimize(s);
-      };
-    case 'fetchXor':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.xor(r32, addrs[i] >>> 2, i & 0xff);
-        do_not_optimize(s);
-      };
-    default:
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.exchange(r32, addrs[i] >>> 2, i);
-        do_not_optimize(s);
-      };
-  }
-}
-
-function guestLoop(name, mem, addrs) {
-  switch (name) {
-    case 'fetchAdd':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.fetchAdd(u32, addrs[i], i & 0xff);
-        do_not_optimize(s);
-      };
-    case 'fetchSub':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.fetchSub(u32, addrs[i], i & 0xff);
-        do_not_optimize(s);
-      };
-    case 'fetchAnd':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.fetchAnd(u32, addrs[i], 0xffff0000);
-        do_not_optimize(s);
-      };
-    case 'fetchOr':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.fetchOr(u32, addrs[i], i & 0xff);
-        do_not_optimize(s);
-      };
-    case 'fetchXor':
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.fetchXor(u32, addrs[i], i & 0xff);
-        do_not_optimize(s);
-      };
-    default:
-      return () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.exchange(u32, addrs[i], i);
-        do_not_optimize(s);
-      };
-  }
-}
-
+const cas = 'rmw u32 compareExchange';
 cases.push(
   {
-    group: 'rmw u32 compareExchange',
+    group: cas,
     name: 'raw Atomics compareExchange',
     ops: OPS,
-    fn: () => {
-      let s = 0;
-      for (let i = 0; i < OPS; i++) s += Atomics.compareExchange(r32, addrs[i] >>> 2, i, i + 1);
-      do_not_optimize(s);
-    },
+    fn: loop('raw', { r32, addrs }, 'Atomics.compareExchange(r32, addrs[i] >>> 2, i, i + 1)'),
   },
   {
-    group: 'rmw u32 compareExchange',
+    group: cas,
     name: 'guest compareExchange(u32)',
     baseline: 'raw Atomics compareExchange',
     ops: OPS,
-    fn: () => {
-      let s = 0;
-      for (let i = 0; i < OPS; i++) s += mem.compareExchange(u32, addrs[i], i, i + 1);
-      do_not_optimize(s);
-    },
+    fn: loop('guest', { mem, u32, addrs }, 'mem.compareExchange(u32, addrs[i], i, i + 1)'),
+  },
+  {
+    group: cas,
+    name: 'guest compareExchange(u32), region 2 of 2',
+    baseline: 'raw Atomics compareExchange',
+    ops: OPS,
+    fn: loop('guest', { mem: two, u32, addrs: addrsTwo }, 'mem.compareExchange(u32, addrs[i], i, i + 1)'),
   },
   {
     group: 'rmw u64 fetchAdd',
     name: 'raw Atomics add(u64)',
     ops: OPS,
-    fn: () => {
-      let s = 0n;
-      for (let i = 0; i < OPS; i++) s ^= Atomics.add(r64, addrs[i] >>> 3, 1n);
-      do_not_optimize(s);
-    },
+    fn: freshLoop(
+      'raw',
+      { r64, addrs, OPS },
+      'let s = 0n; for (let i = 0; i < OPS; i++) s ^= Atomics.add(r64, addrs[i] >>> 3, 1n);',
+    ),
   },
   {
     group: 'rmw u64 fetchAdd',
     name: 'guest fetchAdd(u64)',
     baseline: 'raw Atomics add(u64)',
     ops: OPS,
-    fn: () => {
-      let s = 0n;
-      for (let i = 0; i < OPS; i++) s ^= mem.fetchAdd(u64, addrs[i], 1n);
-      do_not_optimize(s);
-    },
+    fn: freshLoop(
+      'guest',
+      { mem, u64, addrs, OPS },
+      'let s = 0n; for (let i = 0; i < OPS; i++) s ^= mem.fetchAdd(u64, addrs[i], 1n);',
+    ),
   },
 );
 

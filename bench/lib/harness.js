@@ -126,3 +126,20 @@ export function rng(seed = 0x9e3779b9) {
     return x;
   };
 }
+
+/**
+ * A case's loop as a function of its own: `body` (the loop's source, with `s` as the sum it
+ * hands to do_not_optimize) compiled once per call with `bindings` as its free variables. Two
+ * closures of one source text share V8's type feedback and are not specialized to what they
+ * capture, while a loop written out once is; compiling every case's loop this way, baseline and
+ * guest alike, keeps a comparison from turning on that difference.
+ * @param {string} name  the function's name (shows in profiles)
+ * @param {Record<string, unknown>} bindings
+ * @param {string} body
+ * @returns {() => void}
+ */
+export function freshLoop(name, bindings, body) {
+  const names = Object.keys(bindings);
+  const make = new Function(...names, 'dno', `return function ${name}() { ${body}\n dno(s); };`);
+  return make(...names.map((n) => bindings[n]), do_not_optimize);
+}
