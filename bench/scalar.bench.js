@@ -2,7 +2,7 @@
 // SharedArrayBuffer, on a hot 64 KiB set and on random addresses over 128 MiB, in one region
 // and split over two regions.
 import { GuestMemoryMmap, u32, u64 } from 'guestmem';
-import { do_not_optimize, rng, runCases } from './lib/harness.js';
+import { freshLoop, rng, runCases } from './lib/harness.js';
 
 const OPS = 4096;
 const MiB = 1 << 20;
@@ -14,120 +14,38 @@ function addresses(span, base = 0) {
   return out;
 }
 
+// Every loop, raw and guest, compiled on its own (freshLoop): see bench/README.md.
+const sum = (expr) => `let s = 0; for (let i = 0; i < OPS; i++) s += ${expr};`;
+const sum64 = (expr) => `let s = 0n; for (let i = 0; i < OPS; i++) s ^= ${expr};`;
+const each = (stmt) => `let s = 0; for (let i = 0; i < OPS; i++) ${stmt};`;
+
 function scenario(group, mem, raw, addrs) {
-  const u32raw = new Uint32Array(raw);
-  const u64raw = new BigUint64Array(raw);
-  const rawAddrs = addrs.map((a) => a % raw.byteLength);
+  const r = {
+    u32raw: new Uint32Array(raw),
+    u64raw: new BigUint64Array(raw),
+    a: addrs.map((x) => x % raw.byteLength),
+    OPS,
+  };
+  const g = { mem, u32, u64, a: addrs, OPS };
+  const c = (name, baseline, bindings, body) => ({
+    group,
+    name,
+    ...(baseline ? { baseline } : {}),
+    ops: OPS,
+    fn: freshLoop(baseline ? 'guest' : 'raw', bindings, body),
+  });
   return [
-    {
-      group,
-      name: 'raw Atomics.load',
-      ops: OPS,
-      fn: () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.load(u32raw, rawAddrs[i] >>> 2);
-        do_not_optimize(s);
-      },
-    },
-    {
-      group,
-      name: 'raw u32[i]',
-      ops: OPS,
-      fn: () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += u32raw[rawAddrs[i] >>> 2];
-        do_not_optimize(s);
-      },
-    },
-    {
-      group,
-      name: 'raw Atomics.store',
-      ops: OPS,
-      fn: () => {
-        for (let i = 0; i < OPS; i++) Atomics.store(u32raw, rawAddrs[i] >>> 2, i);
-      },
-    },
-    {
-      group,
-      name: 'guest load(u32)',
-      baseline: 'raw Atomics.load',
-      ops: OPS,
-      fn: () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.load(u32, addrs[i]);
-        do_not_optimize(s);
-      },
-    },
-    {
-      group,
-      name: 'guest readObj(u32)',
-      baseline: 'raw Atomics.load',
-      ops: OPS,
-      fn: () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.readObj(u32, addrs[i]);
-        do_not_optimize(s);
-      },
-    },
-    {
-      group,
-      name: 'guest store(u32)',
-      baseline: 'raw Atomics.store',
-      ops: OPS,
-      fn: () => {
-        for (let i = 0; i < OPS; i++) mem.store(u32, i, addrs[i]);
-      },
-    },
-    {
-      group,
-      name: 'guest readObj(u64)',
-      baseline: 'raw Atomics.load(u64)',
-      ops: OPS,
-      fn: () => {
-        let s = 0n;
-        for (let i = 0; i < OPS; i++) s ^= mem.readObj(u64, addrs[i]);
-        do_not_optimize(s);
-      },
-    },
-    {
-      group,
-      name: 'raw Atomics.load(u64)',
-      ops: OPS,
-      fn: () => {
-        let s = 0n;
-        for (let i = 0; i < OPS; i++) s ^= Atomics.load(u64raw, rawAddrs[i] >>> 3);
-        do_not_optimize(s);
-      },
-    },
-    {
-      group,
-      name: 'guest readUnordered(u32)',
-      baseline: 'raw u32[i]',
-      ops: OPS,
-      fn: () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += mem.readUnordered(u32, addrs[i]);
-        do_not_optimize(s);
-      },
-    },
-    {
-      group,
-      name: 'raw u32[i] = v',
-      ops: OPS,
-      fn: () => {
-        for (let i = 0; i < OPS; i++) u32raw[rawAddrs[i] >>> 2] = i;
-        do_not_optimize(u32raw);
-      },
-    },
-    {
-      group,
-      name: 'guest writeUnordered(u32)',
-      baseline: 'raw u32[i] = v',
-      ops: OPS,
-      fn: () => {
-        for (let i = 0; i < OPS; i++) mem.writeUnordered(u32, i, addrs[i]);
-      },
-    },
+    c('raw Atomics.load', null, r, sum('Atomics.load(u32raw, a[i] >>> 2)')),
+    c('raw u32[i]', null, r, sum('u32raw[a[i] >>> 2]')),
+    c('raw Atomics.store', null, r, each('Atomics.store(u32raw, a[i] >>> 2, i)')),
+    c('guest load(u32)', 'raw Atomics.load', g, sum('mem.load(u32, a[i])')),
+    c('guest readObj(u32)', 'raw Atomics.load', g, sum('mem.readObj(u32, a[i])')),
+    c('guest store(u32)', 'raw Atomics.store', g, each('mem.store(u32, i, a[i])')),
+    c('guest readObj(u64)', 'raw Atomics.load(u64)', g, sum64('mem.readObj(u64, a[i])')),
+    c('raw Atomics.load(u64)', null, r, sum64('Atomics.load(u64raw, a[i] >>> 3)')),
+    c('guest readUnordered(u32)', 'raw u32[i]', g, sum('mem.readUnordered(u32, a[i])')),
+    c('raw u32[i] = v', null, r, each('u32raw[a[i] >>> 2] = i') + ' s = u32raw[0];'),
+    c('guest writeUnordered(u32)', 'raw u32[i] = v', g, each('mem.writeUnordered(u32, i, a[i])')),
   ];
 }
 
@@ -147,33 +65,29 @@ new Uint8Array(rawBig).fill(1);
 // choosing among regions costs a hot loop.
 function secondRegion() {
   const group = 'hot 64 KiB, region 2 of 2';
-  const u32raw = new Uint32Array(rawSmall);
   const hot = addresses(64 * 1024);
-  const inTwo = hot.map((a) => a + 64 * MiB);
-  const loop = (mem, addrs) => () => {
-    let s = 0;
-    for (let i = 0; i < OPS; i++) s += mem.load(u32, addrs[i]);
-    do_not_optimize(s);
-  };
+  const load = (bindings) => freshLoop('guest', { ...bindings, u32, OPS }, sum('mem.load(u32, a[i])'));
   return [
     {
       group,
       name: 'raw Atomics.load',
       ops: OPS,
-      fn: () => {
-        let s = 0;
-        for (let i = 0; i < OPS; i++) s += Atomics.load(u32raw, hot[i] >>> 2);
-        do_not_optimize(s);
-      },
+      fn: freshLoop('raw', { u32raw: new Uint32Array(rawSmall), a: hot, OPS }, sum('Atomics.load(u32raw, a[i] >>> 2)')),
     },
-    { group, name: 'guest load(u32), 1 region', baseline: 'raw Atomics.load', ops: OPS, fn: loop(one, hot) },
+    {
+      group,
+      name: 'guest load(u32), 1 region',
+      baseline: 'raw Atomics.load',
+      ops: OPS,
+      fn: load({ mem: one, a: hot }),
+    },
     {
       group,
       name: 'guest load(u32), region 2 of 2',
       baseline: 'raw Atomics.load',
       also: ['guest load(u32), 1 region'],
       ops: OPS,
-      fn: loop(two, inTwo),
+      fn: load({ mem: two, a: hot.map((x) => x + 64 * MiB) }),
     },
   ];
 }
